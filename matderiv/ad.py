@@ -1,0 +1,77 @@
+"""Reverse mode: the VJP sweep over the expression DAG, then simplification to textbook form."""
+from __future__ import annotations
+
+from typing import Sequence, Union
+
+from .errors import ArgumentError, DerivativeError
+from .expr import Expr, describe, iter_nodes
+from .ops import OPS, add, as_expr, const, zeros
+from .simplify import simplify
+
+Wrt = Union[Expr, str]
+
+
+def resolve(f: Expr, wrt: Wrt, what: str = "wrt") -> Expr:
+    """The symbol ``wrt`` names in ``f`` (a symbol, or its name as a string)."""
+    if isinstance(wrt, str):
+        for s in f.free_symbols:
+            if s.name == wrt:
+                return s
+        names = ", ".join(sorted(s.name for s in f.free_symbols)) or "none"
+        raise ArgumentError(f"{what}: {f} has no symbol named {wrt!r} (its symbols: {names})")
+    if not isinstance(wrt, Expr):
+        raise ArgumentError(f"{what} must be a symbol or a symbol's name, got {type(wrt).__name__} {wrt!r}")
+    if not wrt.is_symbol:
+        raise DerivativeError(f"can only differentiate with respect to a symbol, not {describe(wrt)}")
+    return wrt
+
+
+def vjp_raw(f: Expr, wrt: Sequence[Expr], seed: Expr) -> list[Expr]:
+    """Unsimplified cotangents ∂⟨seed, f⟩/∂w for each symbol w, by one reverse sweep in topological order."""
+    order = iter_nodes([f])
+    targets = set(wrt)
+    needed: set[Expr] = set()
+    for n in order:  # children first: a node is needed when it depends on a target
+        if n in targets or any(a in needed for a in n.args):
+            needed.add(n)
+    cts: dict[Expr, list[Expr]] = {f: [seed]}
+    for n in reversed(order):
+        parts = cts.pop(n, None)
+        if parts is None or n.is_symbol or n not in needed:
+            if parts is not None and n.is_symbol:
+                cts[n] = parts
+            continue
+        g = parts[0] if len(parts) == 1 else add(*parts)
+        rule = OPS[n.op].vjp
+        for i, a in enumerate(n.args):
+            if a in needed:
+                if rule is None:  # pragma: no cover - every op with arguments has a rule (tested)
+                    raise DerivativeError(f"no derivative rule for '{n.op}'")
+                cts.setdefault(a, []).append(rule(g, n, i))
+    out = []
+    for w in wrt:
+        parts = cts.get(w)
+        out.append(zeros(*w.shape) if not parts else parts[0] if len(parts) == 1 else add(*parts))
+    return out
+
+
+def vjp(f: Expr, wrt: Wrt | Sequence[Wrt], seed: object) -> Expr | tuple[Expr, ...]:
+    """∂⟨seed, f⟩/∂X in closed form (what ``F.backward(seed)`` leaves in ``X.grad``); ``seed`` has f's shape."""
+    f = as_expr(f, "the expression")
+    seed_e = as_expr(seed, "seed")
+    if seed_e.shape != f.shape:
+        raise DerivativeError(f"the seed {describe(seed_e)} must have the shape of {describe(f)}")
+    many = isinstance(wrt, (list, tuple))
+    ws = [resolve(f, w) for w in (wrt if many else [wrt])]  # type: ignore[union-attr]
+    res = tuple(simplify(g) for g in vjp_raw(f, ws, seed_e))
+    return res if many else res[0]
+
+
+def grad(f: Expr, wrt: Wrt | Sequence[Wrt]) -> Expr | tuple[Expr, ...]:
+    """∂f/∂X for a scalar f, laid out like X (numpy/torch ``X.grad``); a list of symbols gives a tuple."""
+    f = as_expr(f, "the expression")
+    if not f.is_scalar:
+        w = wrt if isinstance(wrt, str) else getattr(wrt, "name", "X")
+        raise DerivativeError(f"md.grad needs a scalar, but {describe(f)} is not; for a matrix-valued "
+                              f"expression give a seed of its shape: md.vjp(F, {w!r}, md.ones_like(F))")
+    return vjp(f, wrt, const(1))

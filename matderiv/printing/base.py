@@ -1,0 +1,71 @@
+"""The printer base: dispatch on the op name to ``_print_<op>``, falling back to the op's own print form."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..expr import ONE, Expr
+from ..ops import OPS
+
+# Binding strength, loosest first; a child binding looser than its parent's slot gets parentheses.
+ADD, MUL, NEG, POW, POSTFIX, ATOM = 10, 20, 30, 40, 50, 60
+
+
+def coefficient(e: Expr) -> tuple[float, Expr | None]:
+    """Split ``e`` into a numeric coefficient and the rest (``None`` when e is a number)."""
+    if e.op == "const":
+        return e.params[0], None
+    if e.op == "mul" and e.args[0].op == "const":
+        from ..ops import mul
+        rest = e.args[1:]
+        return e.args[0].params[0], rest[0] if len(rest) == 1 else mul(*rest)
+    return 1, e
+
+
+def fmt_number(v: Any) -> str:
+    if isinstance(v, float):
+        r = repr(v)
+        return r
+    return str(v)
+
+
+class Printer:
+    """Walks an expression; ``_print_<op>`` methods return ``(string, binding strength)``."""
+
+    def __init__(self) -> None:
+        self._memo: dict[Expr, tuple[str, int]] = {}
+
+    def doprint(self, e: Expr) -> str:
+        return self.emit(e)[0]
+
+    def emit(self, e: Expr) -> tuple[str, int]:
+        r = self._memo.get(e)
+        if r is None:
+            method = getattr(self, f"_print_{e.op}", None)
+            r = method(e) if method is not None else self._print_function(e)
+            self._memo[e] = r
+        return r
+
+    def wrap(self, e: Expr, level: int) -> str:
+        """``e`` printed, parenthesised when it binds looser than ``level``."""
+        s, p = self.emit(e)
+        return self.paren(s) if p < level else s
+
+    def paren(self, s: str) -> str:
+        return f"({s})"
+
+    def form(self, e: Expr) -> str:
+        return OPS[e.op].text
+
+    def _print_function(self, e: Expr) -> tuple[str, int]:
+        template = self.form(e)
+        if not template:
+            raise NotImplementedError(f"{type(self).__name__} cannot print '{e.op}'")
+        return template.format(*(self.emit(a)[0] for a in e.args)), ATOM
+
+
+def dims_of(e: Expr) -> tuple[Any, Any]:
+    return e.shape
+
+
+def is_row(e: Expr) -> bool:
+    return e.shape[0] == ONE and e.shape[1] != ONE

@@ -1,0 +1,176 @@
+"""LaTeX that renders in KaTeX and MathJax: ``a b^{\\top}``, ``X^{-\\top}``, ``\\operatorname{tr}``, ``\\odot``."""
+from __future__ import annotations
+
+import sympy
+
+from ..expr import ONE, Expr
+from ..ops import OPS
+from .base import ADD, ATOM, MUL, NEG, POSTFIX, POW, Printer, coefficient
+
+
+def latex_number(v: float) -> str:
+    if isinstance(v, int):
+        return str(v)
+    r = repr(v)
+    return sympy.latex(sympy.Float(v, 15)) if "e" in r else r
+
+
+def latex_name(name: str) -> str:
+    """``alpha`` → ``\\alpha``, ``W1`` → ``W_{1}`` (SymPy's symbol printing)."""
+    return sympy.latex(sympy.Symbol(name))
+
+
+class LatexPrinter(Printer):
+    def paren(self, s: str) -> str:
+        return rf"\left({s}\right)"
+
+    def form(self, e: Expr) -> str:
+        return OPS[e.op].latex
+
+    def _print_symbol(self, e: Expr) -> tuple[str, int]:
+        return latex_name(e.name), ATOM
+
+    def _print_const(self, e: Expr) -> tuple[str, int]:
+        v = e.params[0]
+        return latex_number(v), (NEG if v < 0 else ATOM)
+
+    def _print_ones(self, e: Expr) -> tuple[str, int]:
+        n, m = e.shape
+        if m == ONE:
+            return r"\mathbf{1}", ATOM
+        if n == ONE:
+            return r"\mathbf{1}^{\top}", POSTFIX
+        return r"\mathbf{1}\mathbf{1}^{\top}", MUL
+
+    def _print_zeros(self, e: Expr) -> tuple[str, int]:
+        return "0", ATOM
+
+    def _print_eye(self, e: Expr) -> tuple[str, int]:
+        return "I", ATOM
+
+    def _print_add(self, e: Expr) -> tuple[str, int]:
+        out = ""
+        for i, t in enumerate(e.args):
+            c, rest = coefficient(t)
+            if c < 0 and i > 0:
+                body = latex_number(-c) if rest is None else self._scaled(-c, rest)
+                out += f" - {body}"
+            else:
+                s = self.wrap(t, ADD + 1) if i else self.emit(t)[0]
+                out += f" + {s}" if i else s
+        return out, ADD
+
+    def _scaled(self, c: float, rest: Expr) -> str:
+        s = self.wrap(rest, MUL) if rest.op == "mul" else self.wrap(rest, MUL + 1)
+        return s if c == 1 else f"{latex_number(c)} {s}"
+
+    def _print_mul(self, e: Expr) -> tuple[str, int]:
+        c, rest = coefficient(e)
+        if rest is None:
+            return self._print_const(e)
+        fs = list(rest.args) if rest.op == "mul" else [rest]
+        scalars = [f for f in fs if f.is_scalar]
+        full = [f for f in fs if not f.is_scalar]
+        parts: list[str] = []
+        if all(f.is_scalar for f in fs):
+            num = [f for f in fs if not (f.op == "power" and f.params[0] < 0)]
+            den = [f for f in fs if f.op == "power" and f.params[0] < 0]
+            s = " ".join(self.wrap(f, MUL + 1) for f in num) or "1"
+            if den:
+                d = " ".join(self.wrap(f.args[0], MUL + 1) if f.params[0] == -1
+                             else self.emit(f.args[0] ** -f.params[0])[0] for f in den)
+                s = rf"\frac{{{s}}}{{{d}}}"
+            parts.append(s)
+        else:
+            parts.extend(self.wrap(f, MUL + 1) for f in scalars)
+            had = []
+            for f in full:
+                if f.op == "power" and f.params[0] == -1 and had:
+                    had[-1] += rf" \oslash {self.wrap(f.args[0], MUL + 1)}"
+                else:
+                    had.append(self.wrap(f, MUL + 1))
+            parts.append(r" \odot ".join(had))
+        s = " ".join(parts)
+        if c == -1:
+            return f"-{s}", NEG
+        if c != 1:
+            return f"{latex_number(c)} {s}", (NEG if c < 0 else MUL)
+        return s, MUL
+
+    def _print_matmul(self, e: Expr) -> tuple[str, int]:
+        return " ".join(self.wrap(a, MUL + 1) for a in e.args), MUL
+
+    def _print_power(self, e: Expr) -> tuple[str, int]:
+        a, p = e.args[0], e.params[0]
+        if e.is_scalar and p == 0.5:
+            return rf"\sqrt{{{self.emit(a)[0]}}}", ATOM
+        circ = "" if e.is_scalar else r"\circ "
+        return f"{self.wrap(a, POSTFIX)}^{{{circ}{latex_number(p)}}}", POW
+
+    def _print_transpose(self, e: Expr) -> tuple[str, int]:
+        a = e.args[0]
+        if a.op == "inv":
+            return rf"{self.wrap(a.args[0], POSTFIX)}^{{-\top}}", POSTFIX
+        return rf"{self.wrap(a, POSTFIX)}^{{\top}}", POSTFIX
+
+    def _print_inv(self, e: Expr) -> tuple[str, int]:
+        a = e.args[0]
+        if a.op == "transpose":
+            return rf"{self.wrap(a.args[0], POSTFIX)}^{{-\top}}", POSTFIX
+        return rf"{self.wrap(a, POSTFIX)}^{{-1}}", POSTFIX
+
+    def _print_solve(self, e: Expr) -> tuple[str, int]:
+        a, b = e.args
+        return f"{self.emit(_inv(a))[0]} {self.wrap(b, MUL + 1)}", MUL
+
+    def _print_kron(self, e: Expr) -> tuple[str, int]:
+        return " \\otimes ".join(self.wrap(a, MUL + 1) for a in e.args), MUL
+
+    def _print_norm2(self, e: Expr) -> tuple[str, int]:
+        a = e.args[0]
+        sub = "" if a.shape[1] == ONE or a.shape[0] == ONE else "_{F}"
+        return rf"\left\|{self.emit(a)[0]}\right\|{sub}", ATOM
+
+    def _print_apply(self, e: Expr) -> tuple[str, int]:
+        fn, a = e.params[0], e.args[0]
+        inner = self.emit(a)[0]
+        if fn.name == "abs":
+            return rf"\left|{inner}\right|", ATOM
+        if fn.name == "sqrt":
+            return rf"\sqrt{{{inner}}}", ATOM
+        known = {"exp", "log", "sin", "cos", "tan", "tanh"}
+        head = f"\\{fn.name}" if fn.name in known else (r"\sigma" if fn.name == "sigmoid"
+                                                      else rf"\operatorname{{{_escape(fn.name)}}}")
+        return rf"{head}\left({inner}\right)", ATOM
+
+
+def _escape(name: str) -> str:
+    return name.replace("_", r"\_")
+
+
+def _inv(a: Expr) -> Expr:
+    from ..ops import inv
+    return inv(a)
+
+
+_PRINTER = LatexPrinter()
+
+
+def latex(e: Expr) -> str:
+    """LaTeX of ``e``."""
+    from ..ops import as_expr
+    e = as_expr(e, "the expression")
+    if len(_PRINTER._memo) > 50_000:
+        _PRINTER._memo.clear()
+    return _PRINTER.doprint(e)
+
+
+def latex_equation(f: Expr, wrt: object, seed: object = None) -> str:
+    """``\\frac{\\partial}{\\partial X} \\left( f \\right) = …`` — the derivative as a whole equation."""
+    from ..ad import grad, resolve, vjp
+    from ..ops import as_expr
+    f = as_expr(f, "the expression")
+    w = resolve(f, wrt)  # type: ignore[arg-type]
+    d = grad(f, w) if seed is None else vjp(f, w, seed)
+    lhs = latex(f) if seed is None else rf"\left\langle {latex(as_expr(seed, 'seed'))}, {latex(f)} \right\rangle"
+    return rf"\frac{{\partial}}{{\partial {latex(w)}}} \left( {lhs} \right) = {latex(d)}"  # type: ignore[arg-type]

@@ -1,0 +1,407 @@
+"""Rewriting to textbook form with small, named, one-way rules.
+
+A rule is a pure function ``Expr -> Expr`` that returns its input unchanged when it does not apply; its
+docstring states the identity it uses. :func:`simplify` applies the rules of each node's op bottom-up until
+none applies. Every rule points toward a canonical form (transposes at the leaves, numbers in front, sorted
+terms), so rewriting terminates.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Callable, Iterable
+
+from .expr import ONE, Expr
+from .ops import (OPS, add, apply, const, eye, inv, is_number, logdet, matmul, mul, neg, ones, power, rebuild,
+                  transpose, zeros)
+from .printing.text import text
+
+Rule = Callable[[Expr], Expr]
+
+
+# ---- combinators (after sympy.strategies) ------------------------------------------------------------------
+def do_one(rules: Iterable[Rule]) -> Rule:
+    """Apply the first rule that changes the expression."""
+    rules = tuple(rules)
+
+    def rule(e: Expr) -> Expr:
+        for r in rules:
+            out = r(e)
+            if out != e:
+                return out
+        return e
+    return rule
+
+
+def exhaust(rule: Rule) -> Rule:
+    """Apply ``rule`` until it no longer changes the expression."""
+    def go(e: Expr) -> Expr:
+        while True:
+            new = rule(e)
+            if new == e:
+                return e
+            e = new
+    return go
+
+
+def bottom_up(rule: Rule) -> Rule:
+    """Apply ``rule`` to every node, children first; a result is simplified again (it may hold new nodes)."""
+    memo: dict[Expr, Expr] = {}
+
+    def go(e: Expr) -> Expr:
+        r = memo.get(e)
+        if r is not None:
+            return r
+        args = tuple(go(a) for a in e.args)
+        new = rebuild(e, args) if args != e.args else e
+        out = rule(new)
+        if out != new:
+            out = go(out)
+        memo[e] = out
+        if len(memo) > 200_000:
+            memo.clear()
+        return out
+    return go
+
+
+# ---- helpers -----------------------------------------------------------------------------------------------
+def is_zero(e: Expr) -> bool:
+    return e.op == "zeros" or is_number(e, 0)
+
+
+def zero_like(e: Expr) -> Expr:
+    return zeros(*e.shape)
+
+
+def split_coefficient(e: Expr) -> tuple[float, Expr]:
+    """``e = c · rest`` with c a number (``rest`` is the constant 1 when e is a number)."""
+    if e.op == "const":
+        return e.params[0], const(1)
+    if e.op == "mul" and e.args[0].op == "const":
+        rest = e.args[1:]
+        return e.args[0].params[0], rest[0] if len(rest) == 1 else mul(*rest)
+    return 1, e
+
+
+def scale(c: float, e: Expr) -> Expr:
+    if c == 1:
+        return e
+    if is_number(e, 1):
+        return const(c)
+    return mul(const(c), e)
+
+
+def _key(e: Expr) -> tuple[int, str]:
+    """Canonical order: numbers, scalars, then larger operands; by text otherwise."""
+    return (0 if e.op == "const" else 1 if e.is_scalar else 2, text(e))
+
+
+def _number_value(v: float) -> int | float:
+    return const(v).params[0]  # type: ignore[no-any-return]
+
+
+# ---- transpose ---------------------------------------------------------------------------------------------------
+def transpose_of_transpose(e: Expr) -> Expr:
+    """(Xᵀ)ᵀ = X."""
+    a = e.args[0]
+    return a.args[0] if a.op == "transpose" else e
+
+
+def transpose_of_symmetric(e: Expr) -> Expr:
+    """sᵀ = s for a 1×1 s; Aᵀ = A for symmetric A, I, diag(v); (𝟏𝟏ᵀ)ᵀ = 𝟏𝟏ᵀ, 0ᵀ = 0 with swapped shapes."""
+    a = e.args[0]
+    if a.is_scalar or a.op in ("eye", "diag") or (a.op == "symbol" and a.params[1]):
+        return a
+    if a.op in ("ones", "zeros"):
+        return (ones if a.op == "ones" else zeros)(a.shape[1], a.shape[0])
+    return e
+
+
+def transpose_of_product(e: Expr) -> Expr:
+    """(A B ⋯ Z)ᵀ = Zᵀ ⋯ Bᵀ Aᵀ (C 5)."""
+    a = e.args[0]
+    return matmul(*[transpose(f) for f in reversed(a.args)]) if a.op == "matmul" else e
+
+
+def transpose_of_elementwise(e: Expr) -> Expr:
+    """(A + B)ᵀ = Aᵀ + Bᵀ, (A ⊙ B)ᵀ = Aᵀ ⊙ Bᵀ, f(X)ᵀ = f(Xᵀ), (X^{∘p})ᵀ = (Xᵀ)^{∘p} (C 4)."""
+    a = e.args[0]
+    if a.op in ("add", "mul", "apply", "power"):
+        return rebuild(a, [transpose(x) for x in a.args])
+    return e
+
+
+def transpose_of_inverse(e: Expr) -> Expr:
+    """(X⁻¹)ᵀ = (Xᵀ)⁻¹ = X^{−T} (C 3); (A ⊗ B)ᵀ = Aᵀ ⊗ Bᵀ (C 508)."""
+    a = e.args[0]
+    if a.op == "inv":
+        return inv(transpose(a.args[0]))
+    if a.op == "kron":
+        return rebuild(a, [transpose(x) for x in a.args])
+    return e
+
+
+# ---- matmul ---------------------------------------------------------------------------------------------------------
+def matmul_of_zero(e: Expr) -> Expr:
+    """A 0 B = 0."""
+    return zero_like(e) if any(is_zero(a) for a in e.args) else e
+
+
+def matmul_drop_identity(e: Expr) -> Expr:
+    """A I B = A B."""
+    kept = [a for a in e.args if a.op != "eye"]
+    if len(kept) == len(e.args):
+        return e
+    return matmul(*kept) if kept else eye(e.shape[0])
+
+
+def matmul_pull_scalars(e: Expr) -> Expr:
+    """A (c B) C = c (A B C) for 1×1 c, and a 1×1 factor s of a chain commutes out: A s B = s (A B)."""
+    scalars: list[Expr] = []
+    chain: list[Expr] = []
+    for a in e.args:
+        if a.is_scalar:
+            scalars.append(a)
+        elif a.op == "mul" and a.args[0].is_scalar:
+            s = [f for f in a.args if f.is_scalar]
+            scalars.extend(s)
+            rest = [f for f in a.args if not f.is_scalar]
+            chain.append(rest[0] if len(rest) == 1 else mul(*rest))
+        else:
+            chain.append(a)
+    if not scalars:
+        return e
+    if not chain:
+        return mul(*scalars)
+    return mul(*scalars, matmul(*chain))
+
+
+def matmul_cancel_inverse(e: Expr) -> Expr:
+    """A⁻¹ A = A A⁻¹ = I (C 1)."""
+    a = list(e.args)
+    for i in range(len(a) - 1):
+        l, r = a[i], a[i + 1]
+        if (l.op == "inv" and l.args[0] == r) or (r.op == "inv" and r.args[0] == l):
+            rest = a[:i] + a[i + 2:]
+            return matmul(*rest) if rest else eye(l.shape[0])
+    return e
+
+
+def matmul_of_scalars(e: Expr) -> Expr:
+    """A product of 1×1 factors is their ordinary product."""
+    return mul(*e.args) if all(a.is_scalar for a in e.args) else e
+
+
+# ---- add ---------------------------------------------------------------------------------------------------------------
+def add_drop_zeros(e: Expr) -> Expr:
+    """A + 0 = A."""
+    kept = [a for a in e.args if not is_zero(a)]
+    if len(kept) == len(e.args):
+        return e
+    if not kept:
+        return zero_like(e)
+    out = add(*kept)
+    return out if out.shape == e.shape else mul(out, ones(*e.shape))
+
+
+def add_collect(e: Expr) -> Expr:
+    """a X + b X = (a + b) X; numbers are added."""
+    coeffs: dict[Expr, float] = {}
+    for t in e.args:
+        c, rest = split_coefficient(t)
+        coeffs[rest] = coeffs.get(rest, 0) + c
+    if len(coeffs) == len(e.args):
+        return e
+    terms = [scale(_number_value(c), r) for r, c in coeffs.items() if c != 0]
+    if not terms:
+        return zero_like(e)
+    out = add(*terms)
+    return out if out.shape == e.shape else mul(out, ones(*e.shape))
+
+
+def add_factor(e: Expr) -> Expr:
+    """P X + Q X = (P + Q) X and X P + X Q = X (P + Q), for a factor X common to every term."""
+    parts = []
+    for t in e.args:
+        c, rest = split_coefficient(t)
+        if rest.op != "matmul":
+            return e
+        parts.append((c, rest.args))
+    for side in (-1, 0):
+        f = parts[0][1][side]
+        if all(p[1][side] == f for p in parts):
+            inner = []
+            for c, chain in parts:
+                rest = chain[:-1] if side == -1 else chain[1:]
+                inner.append(scale(c, matmul(*rest)))
+            s = add(*inner)
+            return matmul(s, f) if side == -1 else matmul(f, s)
+    return e
+
+
+def add_sort(e: Expr) -> Expr:
+    """Terms in canonical order (by their text, signs and numbers aside): A x − b, A + Aᵀ."""
+    key = [(_key(split_coefficient(t)[1]), t) for t in e.args]
+    order = [t for _, t in sorted(key, key=lambda kt: kt[0])]
+    return e if order == list(e.args) else add(*order)
+
+
+# ---- mul ----------------------------------------------------------------------------------------------------------------
+def mul_of_zero(e: Expr) -> Expr:
+    """0 ⊙ A = 0."""
+    return zero_like(e) if any(is_zero(a) for a in e.args) else e
+
+
+def mul_numbers(e: Expr) -> Expr:
+    """Numbers multiply into one leading coefficient, and a coefficient 1 is dropped."""
+    nums = [a for a in e.args if a.op == "const"]
+    if not nums or (len(nums) == 1 and e.args[0] is nums[0] and nums[0].params[0] != 1):
+        return e
+    c = 1
+    for n in nums:
+        c *= n.params[0]
+    rest = [a for a in e.args if a.op != "const"]
+    if not rest:
+        return const(_number_value(c))
+    return scale(_number_value(c), rest[0] if len(rest) == 1 else mul(*rest))
+
+
+def mul_drop_ones(e: Expr) -> Expr:
+    """A ⊙ 𝟏𝟏ᵀ = A when another factor has the full shape."""
+    full = [a for a in e.args if a.shape == e.shape and a.op != "ones"]
+    if not full or not any(a.op == "ones" for a in e.args):
+        return e
+    return mul(*[a for a in e.args if a.op != "ones"])
+
+
+def mul_powers(e: Expr) -> Expr:
+    """X^{∘a} ⊙ X^{∘b} = X^{∘(a+b)}; X^{∘0} = 𝟏𝟏ᵀ (where X is defined)."""
+    exps: dict[Expr, float] = {}
+    for a in e.args:
+        base, p = (a.args[0], a.params[0]) if a.op == "power" else (a, 1)
+        if base.op == "const":
+            base, p = a, 1
+        exps[base] = exps.get(base, 0) + p
+    if len(exps) == len(e.args):
+        return e
+    factors = [b if p == 1 else power(b, _number_value(p)) for b, p in exps.items() if p != 0]
+    if not factors:
+        return ones(*e.shape) if not e.is_scalar else const(1)
+    out = mul(*factors)
+    return out if out.shape == e.shape else mul(out, ones(*e.shape))
+
+
+def mul_sort(e: Expr) -> Expr:
+    """Factors in canonical order: numbers, scalars, then the rest (⊙ is commutative)."""
+    order = sorted(e.args, key=_key)
+    return e if order == list(e.args) else mul(*order)
+
+
+# ---- power -----------------------------------------------------------------------------------------------------------------
+def power_trivial(e: Expr) -> Expr:
+    """X^{∘1} = X, X^{∘0} = 𝟏𝟏ᵀ, (X^{∘a})^{∘b} = X^{∘ab} for integer b, numbers are evaluated."""
+    (a,), (p,) = e.args, e.params
+    if p == 1:
+        return a
+    if p == 0:
+        return ones(*e.shape)
+    if a.op == "power" and float(p).is_integer():
+        return power(a.args[0], _number_value(a.params[0] * p))
+    if a.op == "const" and (a.params[0] > 0 or float(p).is_integer()) and a.params[0] != 0:
+        return const(_number_value(a.params[0] ** p))
+    if a.op == "ones":
+        return a
+    return e
+
+
+# ---- elementwise functions ---------------------------------------------------------------------------------------------------
+def apply_inverse_pair(e: Expr) -> Expr:
+    """log(exp(X)) = X and exp(log(X)) = X (X > 0 where log is defined); log(det X) = log det X."""
+    fn, a = e.params[0].name, e.args[0]
+    if a.op == "apply" and {fn, a.params[0].name} == {"exp", "log"}:
+        return a.args[0]
+    if fn == "log" and a.op == "det":
+        return logdet(a.args[0])
+    return e
+
+
+# ---- scalar functions of matrices ---------------------------------------------------------------------------------------------
+def of_transpose(e: Expr) -> Expr:
+    """tr Xᵀ = tr X, det Xᵀ = det X, log det Xᵀ = log det X, sum Xᵀ = sum X, ‖Xᵀ‖ = ‖X‖ (C 16, 18)."""
+    a = e.args[0]
+    return rebuild(e, [a.args[0]]) if a.op == "transpose" else e
+
+
+def of_scalar(e: Expr) -> Expr:
+    """tr s = det s = sum s = s, log det s = log s, ‖s‖ = |s|, s⁻¹ = 1/s for a 1×1 s."""
+    a = e.args[0]
+    if not a.is_scalar:
+        return e
+    if e.op in ("trace", "det", "sum"):
+        return a
+    if e.op == "logdet":
+        return apply("log", a)
+    if e.op == "norm2":
+        return apply("abs", a)
+    if e.op == "inv":
+        return power(a, -1)
+    return e
+
+
+def logdet_of_inverse(e: Expr) -> Expr:
+    """log det X⁻¹ = −log det X (C 50-ish: det X⁻¹ = 1/det X)."""
+    a = e.args[0]
+    return neg(logdet(a.args[0])) if a.op == "inv" else e
+
+
+def inv_of_inv(e: Expr) -> Expr:
+    """(X⁻¹)⁻¹ = X."""
+    a = e.args[0]
+    return a.args[0] if a.op == "inv" else e
+
+
+def pull_coefficient(e: Expr) -> Expr:
+    """tr(c X) = c tr X, sum(c X) = c sum X (linear ops commute with numbers)."""
+    c, rest = split_coefficient(e.args[0])
+    if c == 1 or rest.op == "const":
+        return e
+    return scale(c, rebuild(e, [rest]))
+
+
+def linear_of_zero(e: Expr) -> Expr:
+    """L(0) = 0 for a linear op L."""
+    return zero_like(e) if any(is_zero(a) for a in e.args) else e
+
+
+RULES: dict[str, list[Rule]] = defaultdict(list)
+for _op, _rules in {
+    "transpose": [transpose_of_transpose, transpose_of_symmetric, transpose_of_product, transpose_of_elementwise,
+                  transpose_of_inverse],
+    "matmul": [matmul_of_zero, matmul_drop_identity, matmul_of_scalars, matmul_pull_scalars, matmul_cancel_inverse],
+    "add": [add_drop_zeros, add_collect, add_factor, add_sort],
+    "mul": [mul_of_zero, mul_numbers, mul_drop_ones, mul_powers, mul_sort],
+    "power": [power_trivial],
+    "apply": [apply_inverse_pair],
+    "trace": [of_transpose, of_scalar, pull_coefficient],
+    "det": [of_transpose, of_scalar],
+    "logdet": [of_transpose, of_scalar, logdet_of_inverse],
+    "sum": [of_transpose, of_scalar, pull_coefficient],
+    "norm2": [of_transpose, of_scalar],
+    "inv": [of_scalar, inv_of_inv],
+}.items():
+    RULES[_op].extend(_rules)
+for _name, _op_def in OPS.items():
+    if _op_def.linear and linear_of_zero not in RULES[_name]:
+        RULES[_name].insert(0, linear_of_zero)
+
+_STEPS: dict[str, Rule] = {op: do_one(rules) for op, rules in RULES.items()}
+
+
+def _step(e: Expr) -> Expr:
+    rule = _STEPS.get(e.op)
+    return rule(e) if rule is not None else e
+
+
+simplify: Rule = bottom_up(_step)
+simplify.__doc__ = "``e`` rewritten to canonical textbook form by the rules of :data:`RULES`, bottom-up."
+
+__all__ = ["simplify", "RULES", "do_one", "exhaust", "bottom_up"]
