@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence, Union
 
-from .errors import ArgumentError, DerivativeError
+from .errors import ArgumentError, DerivativeError, ShapeError
 from .expr import Expr, describe, iter_nodes
 from .ops import OPS, add, as_expr, const, zeros
 from .simplify import simplify
@@ -23,6 +23,9 @@ def resolve(f: Expr, wrt: Wrt, what: str = "wrt") -> Expr:
         raise ArgumentError(f"{what} must be a symbol or a symbol's name, got {type(wrt).__name__} {wrt!r}")
     if not wrt.is_symbol:
         raise DerivativeError(f"can only differentiate with respect to a symbol, not {describe(wrt)}")
+    for s in f.free_symbols:
+        if s.name == wrt.name and s != wrt:
+            raise ShapeError(f"{what}: {describe(wrt)} is not the symbol {describe(s)} of the same name in {f}")
     return wrt
 
 

@@ -122,11 +122,22 @@ def transpose_of_product(e: Expr) -> Expr:
     return matmul(*[transpose(f) for f in reversed(a.args)]) if a.op == "matmul" else e
 
 
+def _self_transposing(e: Expr) -> bool:
+    return (e.is_scalar or e.op in ("transpose", "eye", "diag", "ones", "zeros")
+            or (e.op == "symbol" and bool(e.params[1])))
+
+
 def transpose_of_elementwise(e: Expr) -> Expr:
-    """(A + B)ᵀ = Aᵀ + Bᵀ, (A ⊙ B)ᵀ = Aᵀ ⊙ Bᵀ, f(X)ᵀ = f(Xᵀ), (X^{∘p})ᵀ = (Xᵀ)^{∘p} (C 4)."""
+    """(A + B)ᵀ = Aᵀ + Bᵀ, (A ⊙ B)ᵀ = Aᵀ ⊙ Bᵀ, f(X)ᵀ = f(Xᵀ), (X^{∘p})ᵀ = (Xᵀ)^{∘p} (C 4).
+
+    Applied only when it removes transposes (at least half the operands are transposes, or symmetric), so that
+    (A + Aᵀ)ᵀ = A + Aᵀ while f(X Wᵀ)ᵀ stays a transpose of the forward value (which code then reuses).
+    """
     a = e.args[0]
     if a.op in ("add", "mul", "apply", "power"):
-        return rebuild(a, [transpose(x) for x in a.args])
+        full = [x for x in a.args if not x.is_scalar]
+        if 2 * sum(_self_transposing(x) for x in full) >= len(full):
+            return rebuild(a, [transpose(x) for x in a.args])
     return e
 
 
@@ -290,6 +301,22 @@ def mul_powers(e: Expr) -> Expr:
     return out if out.shape == e.shape else mul(out, ones(*e.shape))
 
 
+def mul_sigmoid(e: Expr) -> Expr:
+    """exp(z) ⊙ (1 + exp(z))^{∘−1} = σ(z), the logistic function."""
+    for f in e.args:
+        if (f.op == "power" and f.params[0] == -1 and f.args[0].op == "add" and len(f.args[0].args) == 2
+                and is_number(f.args[0].args[0], 1) and _is_fn(f.args[0].args[1], "exp")):
+            ez = f.args[0].args[1]
+            if ez in e.args:
+                rest = [a for a in e.args if a is not f and a != ez]
+                return mul(*rest, apply("sigmoid", ez.args[0])) if rest else apply("sigmoid", ez.args[0])
+    return e
+
+
+def _is_fn(e: Expr, name: str) -> bool:
+    return e.op == "apply" and e.params[0].name == name
+
+
 def mul_sort(e: Expr) -> Expr:
     """Factors in canonical order: numbers, scalars, then the rest (⊙ is commutative)."""
     order = sorted(e.args, key=_key)
@@ -378,7 +405,7 @@ for _op, _rules in {
                   transpose_of_inverse],
     "matmul": [matmul_of_zero, matmul_drop_identity, matmul_of_scalars, matmul_pull_scalars, matmul_cancel_inverse],
     "add": [add_drop_zeros, add_collect, add_factor, add_sort],
-    "mul": [mul_of_zero, mul_numbers, mul_drop_ones, mul_powers, mul_sort],
+    "mul": [mul_of_zero, mul_numbers, mul_drop_ones, mul_powers, mul_sigmoid, mul_sort],
     "power": [power_trivial],
     "apply": [apply_inverse_pair],
     "trace": [of_transpose, of_scalar, pull_coefficient],

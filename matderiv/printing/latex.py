@@ -90,6 +90,8 @@ class LatexPrinter(Printer):
                 else:
                     had.append(self.wrap(f, MUL + 1))
             parts.append(r" \odot ".join(had))
+        if len(fs) == 1 and rest.op == "matmul":
+            parts = [self.emit(rest)[0]]  # a number commutes with the product: 2 A^T x
         s = " ".join(parts)
         if c == -1:
             return f"-{s}", NEG

@@ -60,6 +60,8 @@ class TextPrinter(Printer):
                 den.append(self.wrap(f.args[0], POW + 1) + ("" if p == 1 else f"**{fmt_number(p)}"))
             else:
                 num.append(self.wrap(f, MUL + 1))
+        if len(num) == 1 and not den and rest.op == "matmul":
+            num = [self.emit(rest)[0]]  # c * A @ B reads as c (A B): a number commutes with @
         s = " * ".join(num) if num else "1"
         if den:
             s += "".join(f" / {d}" for d in den)
