@@ -181,8 +181,7 @@ class Expr:
     def __pow__(self, other: object) -> Expr:
         return ops.power(self, other)
 
-    def __array_ufunc__(self, *args: object, **kwargs: object) -> Any:
-        return NotImplemented  # keep numpy from turning `2.0 * X` into an object array
+    __array_ufunc__ = None  # numpy scalars defer to our reflected operators: np.float64(2) * X is an Expr
 
     def __bool__(self) -> bool:
         return True

@@ -6,6 +6,7 @@ back into matderiv operations so that d/dX sin(X) = cos(X) and σ' = σ ⊙ (1 �
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable
 
 import sympy
@@ -117,13 +118,18 @@ class Fn:
 
     def derivative(self) -> sympy.Expr:
         """d body / dx, with Dirac deltas (derivatives of steps) set to 0: the almost-everywhere derivative."""
-        d = sympy.diff(self.body, x)
-        if d.has(sympy.DiracDelta):
-            d = d.replace(lambda e: isinstance(e, sympy.DiracDelta), lambda e: sympy.Integer(0))
-        if d.has(sympy.Derivative) or d.has(sympy.Subs):
-            raise DerivativeError(f"SymPy cannot differentiate the elementwise function {self.name!r} "
-                                  f"(x ↦ {self.body}): it returned {d}")
-        return d
+        return _derivative(self.name, self.body)
+
+
+@lru_cache(maxsize=1024)
+def _derivative(name: str, body: sympy.Expr) -> sympy.Expr:
+    d = sympy.diff(body, x)
+    if d.has(sympy.DiracDelta):
+        d = d.replace(lambda e: isinstance(e, sympy.DiracDelta), lambda e: sympy.Integer(0))
+    if d.has(sympy.Derivative) or d.has(sympy.Subs):
+        raise DerivativeError(f"SymPy cannot differentiate the elementwise function {name!r} "
+                              f"(x ↦ {body}): it returned {d}")
+    return d
 
 
 _BODIES: dict[str, tuple[sympy.Expr, str]] = {
