@@ -66,7 +66,7 @@ def vjp(f: Expr, wrt: Wrt | Sequence[Wrt], seed: object) -> Expr | tuple[Expr, .
         raise DerivativeError(f"the seed {describe(seed_e)} must have the shape of {describe(f)}")
     many = isinstance(wrt, (list, tuple))
     ws = [resolve(f, w) for w in (wrt if many else [wrt])]  # type: ignore[union-attr]
-    res = tuple(simplify(g) for g in vjp_raw(f, ws, seed_e))
+    res = tuple(simplify(g) for g in vjp_raw(simplify(f), ws, seed_e))  # f's identities first: log det X = logdet X
     return res if many else res[0]
 
 

@@ -186,6 +186,9 @@ def to_expr(s: sympy.Expr, arg: Expr, name: str) -> Expr:
         if e.is_Mul:
             return ops.mul(*map(go, e.args))
         if e.is_Pow and e.exp.is_Number and e.base.has(x):
+            if abs(e.exp) == sympy.S.Half:  # x^{±1/2} = sqrt(x)^{±1}
+                root = ops.apply(NAMED["sqrt"], go(e.base))
+                return root if e.exp > 0 else ops.power(root, -1)
             return ops.power(go(e.base), _number(e.exp))
         if e.is_Function and len(e.args) == 1:
             fn = _BY_BODY.get(e.func(x))

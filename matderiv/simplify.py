@@ -11,8 +11,8 @@ from collections import defaultdict
 from typing import Callable, Iterable
 
 from .expr import ONE, Expr
-from .ops import (OPS, add, apply, const, eye, inv, is_number, logdet, matmul, mul, neg, ones, power, rebuild,
-                  transpose, zeros)
+from .ops import (OPS, add, apply, const, eye, inv, is_number, logdet, logsumexp, matmul, mul, neg, ones, power,
+                  rebuild, trace, transpose, zeros)
 from .printing.text import text
 
 Rule = Callable[[Expr], Expr]
@@ -250,8 +250,12 @@ def add_factor(e: Expr) -> Expr:
 
 
 def add_sort(e: Expr) -> Expr:
-    """Terms in canonical order (by their text, signs and numbers aside): A x − b, A + Aᵀ."""
-    key = [(_key(split_coefficient(t)[1]), t) for t in e.args]
+    """Terms in canonical order: numbers, positive terms, full-shape terms first, then by text:
+    A x − b, A + Aᵀ, 1 − tanh²(x), s ⊙ c − a."""
+    key = []
+    for t in e.args:
+        c, rest = split_coefficient(t)
+        key.append(((t.op != "const", c < 0, t.is_scalar, text(rest)), t))
     order = [t for _, t in sorted(key, key=lambda kt: kt[0])]
     return e if order == list(e.args) else add(*order)
 
@@ -342,12 +346,15 @@ def power_trivial(e: Expr) -> Expr:
 
 # ---- elementwise functions ---------------------------------------------------------------------------------------------------
 def apply_inverse_pair(e: Expr) -> Expr:
-    """log(exp(X)) = X and exp(log(X)) = X (X > 0 where log is defined); log(det X) = log det X."""
+    """log(exp(X)) = X and exp(log(X)) = X (X > 0 where log is defined); log(det X) = log det X;
+    log softmax(z) = z − logsumexp(z)."""
     fn, a = e.params[0].name, e.args[0]
     if a.op == "apply" and {fn, a.params[0].name} == {"exp", "log"}:
         return a.args[0]
     if fn == "log" and a.op == "det":
         return logdet(a.args[0])
+    if fn == "log" and a.op == "softmax":
+        return add(a.args[0], neg(logsumexp(a.args[0])))
     return e
 
 
@@ -386,6 +393,31 @@ def inv_of_inv(e: Expr) -> Expr:
     return a.args[0] if a.op == "inv" else e
 
 
+def inv_of_product(e: Expr) -> Expr:
+    """(A B)⁻¹ = B⁻¹ A⁻¹ when every factor is square (C 6)."""
+    a = e.args[0]
+    if a.op == "matmul" and all(f.shape[0] == f.shape[1] for f in a.args):
+        return matmul(*[inv(f) for f in reversed(a.args)])
+    return e
+
+
+def trace_of_kron(e: Expr) -> Expr:
+    """tr(A ⊗ B) = tr(A) tr(B) (C 10.2.1)."""
+    a = e.args[0]
+    if a.op == "kron" and all(f.shape[0] == f.shape[1] for f in a.args):
+        return mul(*[trace(f) for f in a.args])
+    return e
+
+
+def diag_of_outer(e: Expr) -> Expr:
+    """diag(u vᵀ) = u ⊙ v for vectors u, v."""
+    a = e.args[0]
+    if a.op == "matmul" and len(a.args) == 2 and a.args[0].shape[1] == ONE:
+        u, vt = a.args
+        return mul(u, transpose(vt))
+    return e
+
+
 def pull_coefficient(e: Expr) -> Expr:
     """tr(c X) = c tr X, sum(c X) = c sum X (linear ops commute with numbers)."""
     c, rest = split_coefficient(e.args[0])
@@ -408,12 +440,13 @@ for _op, _rules in {
     "mul": [mul_of_zero, mul_numbers, mul_drop_ones, mul_powers, mul_sigmoid, mul_sort],
     "power": [power_trivial],
     "apply": [apply_inverse_pair],
-    "trace": [of_transpose, of_scalar, pull_coefficient],
+    "trace": [of_transpose, of_scalar, pull_coefficient, trace_of_kron],
+    "diagpart": [diag_of_outer],
     "det": [of_transpose, of_scalar],
     "logdet": [of_transpose, of_scalar, logdet_of_inverse],
     "sum": [of_transpose, of_scalar, pull_coefficient],
     "norm2": [of_transpose, of_scalar],
-    "inv": [of_scalar, inv_of_inv],
+    "inv": [of_scalar, inv_of_inv, inv_of_product],
 }.items():
     RULES[_op].extend(_rules)
 for _name, _op_def in OPS.items():

@@ -61,7 +61,7 @@ class LatexPrinter(Printer):
         return out, ADD
 
     def _scaled(self, c: float, rest: Expr) -> str:
-        s = self.wrap(rest, MUL) if rest.op == "mul" else self.wrap(rest, MUL + 1)
+        s = self.wrap(rest, MUL if rest.op in ("mul", "matmul") else MUL + 1)
         return s if c == 1 else f"{latex_number(c)} {s}"
 
     def _print_mul(self, e: Expr) -> tuple[str, int]:

@@ -45,7 +45,7 @@ class TextPrinter(Printer):
         return out, ADD
 
     def _scaled(self, c: float, rest: Expr) -> str:
-        s = self.wrap(rest, MUL + 1 if rest.op != "mul" else MUL)
+        s = self.wrap(rest, MUL if rest.op in ("mul", "matmul") else MUL + 1)
         return s if c == 1 else f"{fmt_number(c)} * {s}"
 
     def _print_mul(self, e: Expr) -> tuple[str, int]:
@@ -62,6 +62,8 @@ class TextPrinter(Printer):
                 num.append(self.wrap(f, MUL + 1))
         if len(num) == 1 and not den and rest.op == "matmul":
             num = [self.emit(rest)[0]]  # c * A @ B reads as c (A B): a number commutes with @
+        if not num and den and c != 1:
+            num, c = [fmt_number(c)], 1
         s = " * ".join(num) if num else "1"
         if den:
             s += "".join(f" / {d}" for d in den)
