@@ -90,6 +90,9 @@ class Expr:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("matderiv expressions are immutable")
 
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("matderiv expressions are immutable")
+
     def __hash__(self) -> int:
         return self._hash
 

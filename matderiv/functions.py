@@ -159,7 +159,7 @@ def make_fn(name: str, f: sympy.Expr | Callable[[sympy.Symbol], sympy.Expr]) -> 
         body = f.xreplace({s: x for s in free})
     else:
         raise ArgumentError(f"elementwise function {name!r} needs a SymPy expression or a lambda, got {f!r}")
-    if not isinstance(body, sympy.Expr) or body.free_symbols - {x}:
+    if not isinstance(body, sympy.Expr) or getattr(body, "is_Matrix", False) or body.free_symbols - {x}:
         raise ArgumentError(f"elementwise function {name!r} must be a scalar expression of one symbol, got {body}")
     if body in _BY_BODY:
         return _BY_BODY[body]

@@ -7,6 +7,7 @@ results for forward and reverse mode AD* (2008), section numbers (Giles §·).
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Sequence
 
@@ -111,6 +112,8 @@ def symbol(name: str, rows: object = 1, cols: object = 1, symmetric: bool = Fals
 
 def const(value: int | float) -> Expr:
     """The number ``value`` as a 1×1 expression."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ArgumentError(f"a constant must be a real number, got {type(value).__name__} {value!r}")
     v = float(value) if not isinstance(value, int) else value
     if isinstance(v, float):
         if v != v or v in (float("inf"), float("-inf")):

@@ -90,9 +90,9 @@ def scale(c: float, e: Expr) -> Expr:
     return mul(const(c), e)
 
 
-def _key(e: Expr) -> tuple[int, str]:
-    """Canonical order: numbers, scalars, then larger operands; by text otherwise."""
-    return (0 if e.op == "const" else 1 if e.is_scalar else 2, text(e))
+def _key(e: Expr) -> tuple[int, bool, str]:
+    """Canonical order of factors: numbers, scalars, then the rest, sums last; by text otherwise."""
+    return (0 if e.op == "const" else 1 if e.is_scalar else 2, e.op == "add", text(e))
 
 
 def _number_value(v: float) -> int | float:
@@ -122,21 +122,24 @@ def transpose_of_product(e: Expr) -> Expr:
     return matmul(*[transpose(f) for f in reversed(a.args)]) if a.op == "matmul" else e
 
 
-def _self_transposing(e: Expr) -> bool:
-    return (e.is_scalar or e.op in ("transpose", "eye", "diag", "ones", "zeros")
+def _transposes_freely(e: Expr) -> bool:
+    """Whether eᵀ simplifies on its own: a transpose, a product (C 5), a scalar or a symmetric operand."""
+    if e.op in ("add", "mul"):
+        return all(_transposes_freely(a) for a in e.args if not a.is_scalar)
+    return (e.is_scalar or e.op in ("transpose", "matmul", "eye", "diag", "ones", "zeros")
             or (e.op == "symbol" and bool(e.params[1])))
 
 
 def transpose_of_elementwise(e: Expr) -> Expr:
     """(A + B)ᵀ = Aᵀ + Bᵀ, (A ⊙ B)ᵀ = Aᵀ ⊙ Bᵀ, f(X)ᵀ = f(Xᵀ), (X^{∘p})ᵀ = (Xᵀ)^{∘p} (C 4).
 
-    Applied only when it removes transposes (at least half the operands are transposes, or symmetric), so that
+    Applied only when at least half the operands transpose freely (transposes, products, symmetric), so that
     (A + Aᵀ)ᵀ = A + Aᵀ while f(X Wᵀ)ᵀ stays a transpose of the forward value (which code then reuses).
     """
     a = e.args[0]
     if a.op in ("add", "mul", "apply", "power"):
         full = [x for x in a.args if not x.is_scalar]
-        if 2 * sum(_self_transposing(x) for x in full) >= len(full):
+        if 2 * sum(_transposes_freely(x) for x in full) >= len(full):
             return rebuild(a, [transpose(x) for x in a.args])
     return e
 
@@ -186,6 +189,21 @@ def matmul_pull_scalars(e: Expr) -> Expr:
     return mul(*scalars, matmul(*chain))
 
 
+def matmul_pull_inner_scalars(e: Expr) -> Expr:
+    """A x (yᵀ z) B = (yᵀ z) A x B: a 1×1 run inside a chain is a scalar and commutes out."""
+    a = e.args
+    for i in range(len(a)):
+        if a[i].shape[0] != ONE:
+            continue
+        for j in range(i, len(a)):
+            if a[j].shape[1] == ONE:
+                if (i, j) != (0, len(a) - 1):
+                    rest = a[:i] + a[j + 1:]
+                    return mul(matmul(*a[i:j + 1]), matmul(*rest))
+                break
+    return e
+
+
 def matmul_cancel_inverse(e: Expr) -> Expr:
     """A⁻¹ A = A A⁻¹ = I (C 1)."""
     a = list(e.args)
@@ -227,6 +245,42 @@ def add_collect(e: Expr) -> Expr:
         return zero_like(e)
     out = add(*terms)
     return out if out.shape == e.shape else mul(out, ones(*e.shape))
+
+
+def add_common_number(e: Expr) -> Expr:
+    """c A + c B = c (A + B) for a number c common to every term."""
+    cs = {split_coefficient(t)[0] for t in e.args}
+    if len(cs) != 1 or 1 in cs or any(t.op == "const" for t in e.args):
+        return e
+    c = cs.pop()
+    return scale(c, add(*[split_coefficient(t)[1] for t in e.args]))
+
+
+def _factors(e: Expr) -> list[Expr]:
+    return list(e.args) if e.op == "mul" else [e]
+
+
+def add_common_factor(e: Expr) -> Expr:
+    """c ⊙ A + c ⊙ B + D = c ⊙ (A + B) + D for a non-numeric factor c of two or more terms (⊙ distributes)."""
+    terms = [_factors(t) for t in e.args]
+    for fs in terms:
+        for f in fs:
+            if f.op == "const":
+                continue
+            group = [i for i, gs in enumerate(terms) if f in gs]
+            if len(group) < 2:
+                continue
+            rests = []
+            for i in group:
+                gs = list(terms[i])
+                gs.remove(f)
+                rests.append(mul(*gs) if gs else const(1))
+            grouped = mul(f, add(*rests))
+            if grouped.shape != mul(*terms[group[0]]).shape:
+                continue
+            others = [t for i, t in enumerate(e.args) if i not in group]
+            return add(grouped, *others) if others else grouped
+    return e
 
 
 def add_factor(e: Expr) -> Expr:
@@ -427,16 +481,17 @@ def pull_coefficient(e: Expr) -> Expr:
 
 
 def linear_of_zero(e: Expr) -> Expr:
-    """L(0) = 0 for a linear op L."""
-    return zero_like(e) if any(is_zero(a) for a in e.args) else e
+    """L(0) = 0 for a linear op L of one argument (not for n-ary add: A + 0 = A)."""
+    return zero_like(e) if len(e.args) == 1 and is_zero(e.args[0]) else e
 
 
 RULES: dict[str, list[Rule]] = defaultdict(list)
 for _op, _rules in {
     "transpose": [transpose_of_transpose, transpose_of_symmetric, transpose_of_product, transpose_of_elementwise,
                   transpose_of_inverse],
-    "matmul": [matmul_of_zero, matmul_drop_identity, matmul_of_scalars, matmul_pull_scalars, matmul_cancel_inverse],
-    "add": [add_drop_zeros, add_collect, add_factor, add_sort],
+    "matmul": [matmul_of_zero, matmul_drop_identity, matmul_of_scalars, matmul_pull_scalars, matmul_pull_inner_scalars,
+               matmul_cancel_inverse],
+    "add": [add_drop_zeros, add_collect, add_common_number, add_common_factor, add_factor, add_sort],
     "mul": [mul_of_zero, mul_numbers, mul_drop_ones, mul_powers, mul_sigmoid, mul_sort],
     "power": [power_trivial],
     "apply": [apply_inverse_pair],
@@ -461,7 +516,13 @@ def _step(e: Expr) -> Expr:
     return rule(e) if rule is not None else e
 
 
-simplify: Rule = bottom_up(_step)
-simplify.__doc__ = "``e`` rewritten to canonical textbook form by the rules of :data:`RULES`, bottom-up."
+_simplify: Rule = bottom_up(_step)
+
+
+def simplify(e: Expr) -> Expr:
+    """``e`` rewritten to canonical textbook form by the rules of :data:`RULES`, bottom-up."""
+    from .ops import as_expr
+    return _simplify(as_expr(e, "the expression"))
+
 
 __all__ = ["simplify", "RULES", "do_one", "exhaust", "bottom_up"]

@@ -40,7 +40,7 @@ class LatexPrinter(Printer):
             return r"\mathbf{1}", ATOM
         if n == ONE:
             return r"\mathbf{1}^{\top}", POSTFIX
-        return r"\mathbf{1}\mathbf{1}^{\top}", MUL
+        return r"\mathbf{1}\mathbf{1}^{\top}", ATOM
 
     def _print_zeros(self, e: Expr) -> tuple[str, int]:
         return "0", ATOM
@@ -72,23 +72,22 @@ class LatexPrinter(Printer):
         scalars = [f for f in fs if f.is_scalar]
         full = [f for f in fs if not f.is_scalar]
         parts: list[str] = []
-        if all(f.is_scalar for f in fs):
-            num = [f for f in fs if not (f.op == "power" and f.params[0] < 0)]
-            den = [f for f in fs if f.op == "power" and f.params[0] < 0]
-            s = " ".join(self.wrap(f, MUL + 1) for f in num) or "1"
-            if den:
-                d = " ".join(self.wrap(f.args[0], MUL + 1) if f.params[0] == -1
-                             else self.emit(f.args[0] ** -f.params[0])[0] for f in den)
-                s = rf"\frac{{{s}}}{{{d}}}"
-            parts.append(s)
+        num = [f for f in scalars if not (f.op == "power" and f.params[0] < 0)]
+        den = [f for f in scalars if f.op == "power" and f.params[0] < 0]
+        if den:  # scalar denominators as a fraction: \frac{s}{s + 1}, \frac{1}{2} X
+            d = [f.args[0] if f.params[0] == -1 else f.args[0] ** -f.params[0] for f in den]
+            ds = self.emit(d[0])[0] if len(d) == 1 else " ".join(self.wrap(f, MUL + 1) for f in d)
+            ns = " ".join(self.wrap(f, MUL + 1) for f in num) or "1"
+            parts.append(rf"\frac{{{ns}}}{{{ds}}}")
         else:
-            parts.extend(self.wrap(f, MUL + 1) for f in scalars)
-            had = []
-            for f in full:
-                if f.op == "power" and f.params[0] == -1 and had:
-                    had[-1] += rf" \oslash {self.wrap(f.args[0], MUL + 1)}"
-                else:
-                    had.append(self.wrap(f, MUL + 1))
+            parts.extend(self.wrap(f, MUL + 1) for f in num)
+        had: list[str] = []
+        for f in full:
+            if f.op == "power" and f.params[0] == -1 and had:
+                had[-1] += rf" \oslash {self.wrap(f.args[0], MUL + 1)}"
+            else:
+                had.append(self.wrap(f, MUL + 1))
+        if had:
             parts.append(r" \odot ".join(had))
         if len(fs) == 1 and rest.op == "matmul":
             parts = [self.emit(rest)[0]]  # a number commutes with the product: 2 A^T x
