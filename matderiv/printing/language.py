@@ -1,0 +1,228 @@
+"""``md.to_text(e)``: the expression in the text language, so that ``md.parse(md.to_text(e)) == e``.
+
+Each node is printed in a form the parser turns back into exactly that node (``*`` only where one side is
+1×1 or it is a matrix product, ``@`` where a matrix product has a 1×1 factor, ``-2`` as the number −2, explicit
+sizes such as ``vector(1, n)`` where inference could not recover them), and a ``where`` clause declares the
+symbols whose type or dimensions the defaults would get wrong. Precedence, loosest first: ``+ -``; ``* / .* ./
+@``; unary ``-``; ``^ .^ '``.
+"""
+from __future__ import annotations
+
+import sympy
+
+from ..errors import ArgumentError, MatderivError
+from ..expr import ONE, Expr
+from ..functions import NAMED, Fn
+from ..ops import mul
+from .base import ADD, ATOM, MUL, NEG, POW, Printer, fmt_number
+
+#: The language's name of each op, where it differs from the op's own name.
+_NAMES = {"trace": "tr", "diagpart": "diag"}
+
+
+def dim_text(d: sympy.Expr) -> str:
+    """A dimension in the language's dimension syntax: ``n``, ``3``, ``n*p``, ``n^2``, ``2*n + 1``, ``n/2``."""
+    d = sympy.sympify(d)
+    if d.is_Integer or d.is_Symbol:
+        return str(d)
+    num, den = sympy.fraction(d)
+    if den != 1:
+        return f"{_dim_factor(num)}/{_dim_factor(den)}"
+    if d.is_Add:
+        out = ""
+        for i, t in enumerate(d.as_ordered_terms()):
+            if t.could_extract_minus_sign() and i:
+                out += f" - {dim_text(-t)}"
+            else:
+                out += (" + " if i else "") + dim_text(t)
+        return out
+    if d.is_Mul:
+        c, factors = d.as_coeff_mul()
+        body = "*".join(_dim_factor(f) for f in factors)
+        return body if c == 1 else "-" + body if c == -1 else f"{c}*{body}"
+    if d.is_Pow and d.exp.is_Integer and d.exp > 0:
+        return f"{_dim_factor(d.base)}^{d.exp}"
+    raise ArgumentError(f"the dimension {d} cannot be written in the text language")
+
+
+def _dim_factor(d: sympy.Expr) -> str:
+    s = dim_text(d)
+    return f"({s})" if d.is_Add or (d.is_Mul and sympy.fraction(d)[1] != 1) or s.startswith("-") else s
+
+
+def _is_const(e: Expr) -> bool:
+    return e.op == "const"
+
+
+class LanguagePrinter(Printer):
+    """Prints in the text language; ``explicit`` gives every constant its sizes (``vector(1, n)``, ``eye(n)``)."""
+
+    def __init__(self, explicit: bool = False) -> None:
+        super().__init__()
+        self.explicit = explicit
+        self.symbols: dict[str, Expr] = {}
+        self.user_functions: dict[str, Fn] = {}
+
+    def _print_symbol(self, e: Expr) -> tuple[str, int]:
+        self.symbols.setdefault(e.name, e)
+        return e.name, ATOM
+
+    def _print_const(self, e: Expr) -> tuple[str, int]:
+        v = e.params[0]
+        return fmt_number(v), (NEG if v < 0 else ATOM)
+
+    # -- constants with a shape -----------------------------------------------------------------------------------
+    def _filled(self, c: int, e: Expr) -> tuple[str, int]:
+        n, m = e.shape
+        if self.explicit or n == ONE:
+            if m == ONE:
+                return f"vector({c}, {dim_text(n)})", ATOM
+            return f"matrix({c}, {dim_text(n)}, {dim_text(m)})", ATOM
+        return f"{'vector' if m == ONE else 'matrix'}({c})", ATOM
+
+    def _print_ones(self, e: Expr) -> tuple[str, int]:
+        return self._filled(1, e)
+
+    def _print_zeros(self, e: Expr) -> tuple[str, int]:
+        return self._filled(0, e)
+
+    def _print_eye(self, e: Expr) -> tuple[str, int]:
+        return (f"eye({dim_text(e.shape[0])})" if self.explicit else "eye"), ATOM
+
+    # -- operators -----------------------------------------------------------------------------------------------------
+    def operand(self, e: Expr) -> str:
+        """A right operand of a product: parenthesised unless it binds tighter than unary minus."""
+        return self.wrap(e, NEG + 1)
+
+    def _print_add(self, e: Expr) -> tuple[str, int]:
+        out = self.emit(e.args[0])[0]
+        for t in e.args[1:]:
+            if _is_const(t) and t.params[0] < 0:
+                out += f" - {fmt_number(-t.params[0])}"  # x − 2 is x + (−2): a number's negative is a number
+                continue
+            if (t.op == "mul" and _is_const(t.args[0]) and t.args[0].params[0] == -1
+                    and not (len(t.args) == 2 and _is_const(t.args[1]))):
+                rest = t.args[1] if len(t.args) == 2 else mul(*t.args[1:])
+                s = self.wrap(rest, MUL)
+                out += f" - {self.paren(s) if s.startswith('-') else s}"
+                continue
+            s = self.wrap(t, ADD + 1)
+            out += f" + {self.paren(s) if s.startswith('-') else s}"
+        return out, ADD
+
+    def _print_mul(self, e: Expr) -> tuple[str, int]:
+        fs = e.args
+        if _is_const(fs[0]) and fs[0].params[0] == -1 and not (len(fs) == 2 and _is_const(fs[1])):
+            if len(fs) > 2 and not _is_const(fs[1]) and self.emit(fs[1])[1] >= POW:
+                return "-" + self.emit(mul(*fs[1:]))[0], MUL  # -y .* z is (−y) ⊙ z
+            rest = fs[1] if len(fs) == 2 else mul(*fs[1:])
+            s = self.wrap(rest, NEG)
+            return "-" + (self.paren(s) if s.startswith("-") else s), NEG
+        first = fs[0]
+        elementwise_next = not (fs[1].op == "power" and fs[1].params[0] == -1) and not (
+            first.is_scalar or fs[1].is_scalar)
+        s = self.wrap(first, MUL + 1) if first.op == "matmul" and elementwise_next else self.wrap(first, MUL)
+        left_scalar = first.is_scalar
+        for f in fs[1:]:
+            if f.op == "power" and f.params[0] == -1:
+                op, operand = ("/" if f.args[0].is_scalar else "./"), f.args[0]
+            else:
+                op, operand = ("*" if left_scalar or f.is_scalar else ".*"), f
+            s += f"{op}{self.operand(operand)}" if op in ("*", "/") else f" {op} {self.operand(operand)}"
+            left_scalar = left_scalar and f.is_scalar
+        return s, MUL
+
+    def _print_matmul(self, e: Expr) -> tuple[str, int]:
+        fs = e.args
+        first = fs[0]
+        s = self.wrap(first, MUL)
+        rows_one = first.shape[0] == ONE
+        prev = first
+        for f in fs[1:]:
+            forced = (rows_one and prev.shape[1] == ONE) or f.is_scalar  # '*' would scale: write '@'
+            s += f" @ {self.operand(f)}" if forced else f"*{self.operand(f)}"
+            prev = f
+        return s, MUL
+
+    def _print_power(self, e: Expr) -> tuple[str, int]:
+        base = e.args[0]
+        op = "^" if base.is_scalar else ".^"
+        return f"{self.wrap(base, POW)}{op}{fmt_number(e.params[0])}", POW
+
+    def _print_transpose(self, e: Expr) -> tuple[str, int]:
+        return f"{self.wrap(e.args[0], POW)}'", POW
+
+    def _print_apply(self, e: Expr) -> tuple[str, int]:
+        fn: Fn = e.params[0]
+        if NAMED.get(fn.name) != fn:
+            self.user_functions.setdefault(fn.name, fn)
+        return f"{fn.name}({self.emit(e.args[0])[0]})", ATOM
+
+    def _print_function(self, e: Expr) -> tuple[str, int]:
+        name = _NAMES.get(e.op, e.op)
+        return f"{name}({', '.join(self.emit(a)[0] for a in e.args)})", ATOM
+
+
+# ---- declarations ---------------------------------------------------------------------------------------------------
+def _kind(s: Expr) -> str:
+    if s.params[1]:
+        return "symmetric"
+    n, m = s.shape
+    if (n, m) == (ONE, ONE):
+        return "scalar"
+    return "vector" if m == ONE else "matrix"
+
+
+def declaration(s: Expr, dims: bool = True) -> str:
+    """``x: vector(n)``, ``X: matrix(n, m)``, ``S: symmetric(n)``, ``s: scalar`` (without sizes when ``dims`` is
+    false)."""
+    kind = _kind(s)
+    n, m = s.shape
+    if not dims or kind == "scalar":
+        return f"{s.name}: {kind}"
+    if kind == "symmetric":
+        return f"{s.name}: symmetric({dim_text(n)})"
+    if kind == "vector":
+        return f"{s.name}: vector({dim_text(n)})"
+    return f"{s.name}: matrix({dim_text(n)}, {dim_text(m)})"
+
+
+def _with_where(body: str, decls: list[str]) -> str:
+    return body + (" where " + ", ".join(decls) if decls else "")
+
+
+def _reparses(text: str, e: Expr, fns: dict[str, Fn]) -> bool:
+    from ..parse import parse
+    try:
+        return parse(text, **{name: fn.body for name, fn in fns.items()}) == e
+    except (MatderivError, RecursionError):
+        return False
+
+
+def to_text(e: Expr) -> str:
+    """``e`` in the text language: ``md.parse(md.to_text(e)) == e``.
+
+    A user's elementwise function prints as ``name(...)``; parsing it back needs the function again as a keyword
+    argument, ``md.parse(text, name=body)``.
+
+    >>> import matderiv as md
+    >>> to_text(md.matrix("X", 3, 3, symmetric=True) @ md.vector("x", 3))
+    'X*x where X: symmetric(3), x: vector(3)'
+    """
+    from ..parse import default_kind
+    if not isinstance(e, Expr):
+        raise ArgumentError(f"md.to_text needs a matderiv expression, got {type(e).__name__} {e!r}")
+    p = LanguagePrinter()
+    body = p.doprint(e)
+    syms = list(p.symbols.values())
+    undeclared = [s for s in syms if not (_kind(s) == "scalar" and default_kind(s.name) == "scalar")]
+    tries = [
+        _with_where(body, []),
+        _with_where(body, [declaration(s, False) for s in syms if _kind(s) != default_kind(s.name)]),
+        _with_where(body, [declaration(s) for s in undeclared]),
+    ]
+    for i, text in enumerate(tries):
+        if (i == 0 or text != tries[i - 1]) and _reparses(text, e, p.user_functions):
+            return text
+    q = LanguagePrinter(explicit=True)
+    return _with_where(q.doprint(e), [declaration(s) for s in undeclared])
