@@ -1,0 +1,856 @@
+"""The ``matderiv`` command: derive, print, generate and certify matrix derivatives from the shell.
+
+Subcommands ``grad``, ``check``, ``latex``, ``code``, ``table`` and ``demo`` (``matderiv COMMAND --help``).
+Expressions are written in the text language of :func:`matderiv.parse` (``a'*X*b``, ``norm2(A*x-y)^2``,
+``x'*A*x where A: symmetric``). Exit status: 0 success, 1 a certificate failed, 2 bad usage or an error in the
+expression (parse, shape, derivative), reported as one ``matderiv: error: ...`` message on stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+import matderiv as md
+
+from .codegen import lambdify, numpy_code
+from .errors import ArgumentError, DerivativeError, MatderivError
+from .expr import Expr, check_name, fmt_shape
+from .ops import rebuild
+from .printing.language import LanguagePrinter, declaration
+
+PROG = "matderiv"
+_WHERE = re.compile(r"\bwhere\b")
+Out = Callable[[str], None]
+
+
+# ---- deriving: the work every subcommand shares ------------------------------------------------------------------
+@dataclass
+class Derivation:
+    """An expression, the symbols to differentiate by, an optional seed, the derived formulas, certificates."""
+
+    source: str                     # the text as given, with its where clause
+    f: Expr
+    wrt: list[Expr]
+    seed: Expr | None = None
+    derivs: list[Expr] = field(default_factory=list)
+    args: list[Expr] = field(default_factory=list)   # f's symbols, then the seed's, in order of appearance
+    report: Any = None              # the md.check report (one for all variables), once certified
+    seed_text: str | None = None    # the seed as given
+
+    @property
+    def text(self) -> str:
+        return md.to_text(self.f)
+
+    @property
+    def f_args(self) -> list[Expr]:
+        return [a for a in self.args if a in self.f.free_symbols]
+
+    def equation(self, i: int) -> str:
+        return md.latex_equation(self.f, self.wrt[i], seed=self.seed)
+
+    def lhs(self, i: int, f: str = "f") -> str:
+        """``df/dX`` or ``d<G, f>/dX``."""
+        w = self.wrt[i].name
+        return f"d{f}/d{w}" if self.seed is None else f"d<{show(self.seed)}, {f}>/d{w}"
+
+
+def show(e: Expr) -> str:
+    """``e`` in the text language for reading, without a where clause (the shapes are printed apart)."""
+    return LanguagePrinter().doprint(e)
+
+
+def with_where(text: str, where: str | None) -> str:
+    """``text`` with the declarations ``where`` added to its where clause (or as a new one)."""
+    if not where or not where.strip():
+        return text
+    return f"{text}, {where}" if _WHERE.search(text) else f"{text} where {where}"
+
+
+def parse_with_seed(source: str, seed_text: str) -> tuple[Expr, Expr]:
+    """The expression ``source`` and the seed ``seed_text`` as an expression of its shape.
+
+    A new name becomes a symbol of the expression's shape. Anything else (``matrix(1)``, ``2*G``) is parsed on
+    its own first (for its own errors) and then inside ``tr((F)'*(S))``, whose inference gives S F's shape.
+    """
+    f = md.parse(source)
+    s = seed_text.strip()
+    if s.isidentifier() and all(x.name != s for x in f.free_symbols):
+        return f, md.symbol(check_name(s), *f.shape)
+    try:
+        alone = md.parse(s)
+    except MatderivError as exc:
+        raise type(exc)(f"in the seed: {exc}") from None
+    if f.is_scalar:
+        if not alone.is_scalar:
+            raise ArgumentError(f"the seed {s!r} must be a scalar like {show(f)}, "
+                                f"got {fmt_shape(alone.shape)}")
+        return f, alone
+    m = _WHERE.search(source)
+    body, where = (source[:m.start()], source[m.end():]) if m else (source, "")
+    joint = f"tr(({body.strip()})'*({s}))" + (f" where {where.strip()}" if where.strip() else "")
+    hint = " (a vector's seed of ones is vector(1))" if f.shape[1] == 1 else ""
+    try:
+        both = md.parse(joint)
+    except MatderivError as exc:
+        raise ArgumentError(f"the seed {s!r} cannot have the shape {fmt_shape(f.shape)} of {show(f)}{hint}"
+                            ) from None
+    prod = both.args[0] if both.op == "trace" else None
+    if prod is None or prod.op != "matmul" or prod.args[0].op != "transpose":  # pragma: no cover - defensive
+        raise ArgumentError(f"cannot read the seed {s!r} as an expression of the shape of {show(f)}")
+    f2, rest = prod.args[0].args[0], prod.args[1:]
+    seed = rest[0] if len(rest) == 1 else md.matmul(*rest)
+    if seed.shape != f2.shape:
+        raise ArgumentError(f"the seed {s!r} must have the shape {fmt_shape(f2.shape)} of {show(f2)}{hint}, "
+                            f"got {fmt_shape(seed.shape)}")
+    return f2, seed
+
+
+def order_symbols(exprs: Sequence[Expr], text: str) -> list[Expr]:
+    """The symbols of ``exprs`` in order of their first appearance in ``text`` (then by name)."""
+    syms: dict[str, Expr] = {}
+    for e in exprs:
+        for s in e.free_symbols:
+            syms.setdefault(s.name, s)
+
+    def pos(name: str) -> tuple[int, str]:
+        m = re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", text)
+        return (m.start() if m else len(text), name)
+    return [syms[n] for n in sorted(syms, key=pos)]
+
+
+def split_names(values: Sequence[str] | None) -> list[str]:
+    """``--wrt X --wrt a,b`` → ``["X", "a", "b"]``."""
+    out: list[str] = []
+    for v in values or ():
+        out.extend(n.strip() for n in v.split(",") if n.strip())
+    return out
+
+
+def derive(text: str, wrt: Sequence[str] | None = None, where: str | None = None,
+           seed: str | None = None) -> Derivation:
+    """Parse ``text``, take the variables ``wrt`` (default: every symbol) and the seed, and derive."""
+    source = with_where(text, where)
+    if seed is None:
+        f, s = md.parse(source), None
+    else:
+        f, s = parse_with_seed(source, seed)
+    f_syms = order_symbols([f], source)
+    names = split_names(wrt) or [a.name for a in f_syms]
+    by_name = {a.name: a for a in f_syms}
+    for n in names:
+        if n not in by_name:
+            known = ", ".join(by_name) or "none"
+            raise ArgumentError(f"--wrt {n}: {show(f)} has no symbol {n!r} (its symbols: {known})")
+    if not names:
+        raise DerivativeError(f"{show(f)} has no symbols to differentiate by")
+    if len(set(names)) != len(names):
+        raise ArgumentError(f"--wrt names a symbol twice: {', '.join(names)}")
+    if s is None and not f.is_scalar:
+        raise DerivativeError(f"{show(f)} is {fmt_shape(f.shape)}, not a scalar: give a seed of its shape, "
+                              "e.g. --seed G (a new symbol) or --seed 'matrix(1)' (all ones)")
+    ws = [by_name[n] for n in names]
+    args = order_symbols([f] + ([s] if s is not None else []), source + " " + (seed or ""))
+    out = md.grad(f, ws) if s is None else md.vjp(f, ws, s)
+    return Derivation(source, f, ws, s, list(out), args, seed_text=seed)  # type: ignore[arg-type]
+
+
+def certify(d: Derivation, dps: int, rng: int, at: dict[str, Any] | None = None) -> bool:
+    """``md.check`` every variable at one random point (or ``at``); the report lands in ``d.report``."""
+    d.report = md.check(d.f, list(d.wrt), at=at, dps=dps, rng=rng, seed=d.seed)
+    return bool(d.report.ok)
+
+
+def digits_of(d: Derivation, w: Expr) -> tuple[float, float | None]:
+    r = d.report
+    return r.digits_mpmath[w.name], r.digits_numpy[w.name]
+
+
+def _num(x: float) -> str:
+    return f"{x:.0f}" if x == int(x) else f"{x:.1f}"
+
+
+def cert_line(d: Derivation, i: int) -> str:
+    """``certified: 30 digits (mpmath, dps 30), 15.4 digits (numpy float64) at n=3, m=4; rng 0``."""
+    r, w = d.report, d.wrt[i]
+    dm, dn = digits_of(d, w)
+    need_m, need_n = r.thresholds
+    good = _good(d, w)
+    m = f"{_num(dm)} digits (mpmath, dps {r.dps}{'' if dm >= need_m else f'; needs {need_m:g}'})"
+    n = (f"numpy float64 not run: {r.numpy_error}" if dn is None else
+         f"{_num(dn)} digits (numpy float64{'' if dn >= need_n else f'; needs {need_n:g}'})")
+    dims = ", ".join(f"{k}={v}" for k, v in r.dims.items())
+    return f"{'certified' if good else 'FAILED'}: {m}, {n}" + (f" at {dims}" if dims else "") + f"; rng {r.rng}"
+
+
+def grad_name(d: Derivation, base: str | None = None) -> str:
+    kind = "grad" if d.seed is None else "vjp"
+    if base:
+        return f"{kind}_{base}"
+    return f"{kind}_" + "_".join(w.name for w in d.wrt)
+
+
+def numpy_source(exprs: Sequence[Expr], args: Sequence[Expr], name: str) -> str:
+    return numpy_code(exprs[0] if len(exprs) == 1 else list(exprs), args=list(args), name=name).strip("\n") + "\n"
+
+
+def merge_modules(sources: Sequence[str]) -> str:
+    """One module from function sources: their import lines once, at the top, then the functions."""
+    imports: list[str] = []
+    bodies: list[str] = []
+    for src in sources:
+        lines = src.strip("\n").splitlines()
+        i = 0
+        while i < len(lines) and (not lines[i].strip() or lines[i].startswith(("import ", "from "))):
+            if lines[i].strip() and lines[i] not in imports:
+                imports.append(lines[i])
+            i += 1
+        bodies.append("\n".join(lines[i:]).strip("\n"))
+    return "\n".join(imports) + "\n\n\n" + "\n\n\n".join(bodies) + "\n"
+
+
+def shapes_line(args: Sequence[Expr]) -> str:
+    """``a: n×1, X: n×m, b: m×1``."""
+    return ", ".join(f"{a.name}: {fmt_shape(a.shape)}" for a in args)
+
+
+def _label(s: str, width: int) -> str:
+    return s.ljust(width)
+
+
+# ---- grad, check, latex, code ------------------------------------------------------------------------------------
+def cmd_grad(ns: argparse.Namespace, out: Out) -> int:
+    d = derive(ns.expr, ns.wrt, ns.where, ns.seed)
+    ok = True if ns.no_check else certify(d, ns.dps, ns.rng)
+    code = numpy_source(d.derivs, d.args, ns.name or grad_name(d))
+    if ns.format == "text":
+        for g in d.derivs:
+            out(md.to_text(g))
+    elif ns.format == "latex":
+        for g in d.derivs:
+            out(md.latex(g))
+    elif ns.format == "numpy":
+        out(code.rstrip("\n"))
+    elif ns.format == "json":
+        out(json.dumps(grad_json(d, code), indent=2, ensure_ascii=False))
+    else:
+        width = max(8, *(len(d.lhs(i)) + 2 for i in range(len(d.wrt))))
+        out(_label("input", width) + d.text)
+        if d.seed is not None:
+            out(_label("seed", width) + show(d.seed))
+        out(_label("shapes", width) + shapes_line(d.args))
+        for i, g in enumerate(d.derivs):
+            out("")
+            out(_label(d.lhs(i), width) + show(g))
+            out(_label("latex", width) + d.equation(i))
+            if d.report is not None:
+                out(_label("check", width) + cert_line(d, i))
+        out("")
+        out("numpy")
+        out("\n".join(("    " + line) if line else "" for line in code.rstrip("\n").splitlines()))
+    if not ok:
+        bad = [w.name for w in d.wrt if not _good(d, w)]
+        print(f"{PROG}: certificate FAILED for d/d{', d/d'.join(bad)} of {d.text}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _good(d: Derivation, w: Expr) -> bool:
+    dm, dn = digits_of(d, w)
+    need_m, need_n = d.report.thresholds
+    return dm >= need_m and dn is not None and dn >= need_n
+
+
+def grad_json(d: Derivation, code: str) -> dict[str, Any]:
+    """The ``--format json`` object (its keys are stable; see ``matderiv grad --help``)."""
+    r = d.report
+    return {
+        "input": d.text,
+        "wrt": [w.name for w in d.wrt],
+        "seed": None if d.seed is None else md.to_text(d.seed),
+        "shapes": {a.name: [str(a.shape[0]), str(a.shape[1])] for a in d.args},
+        "derivative": {w.name: md.to_text(g) for w, g in zip(d.wrt, d.derivs)},
+        "latex": {w.name: md.latex(g) for w, g in zip(d.wrt, d.derivs)},
+        "equation": {w.name: d.equation(i) for i, w in enumerate(d.wrt)},
+        "numpy": code,
+        "check": None if r is None else {
+            "ok": bool(r.ok), "dps": r.dps, "rng": r.rng, "dims": dict(r.dims),
+            "digits_mpmath": {w.name: r.digits_mpmath[w.name] for w in d.wrt},
+            "digits_numpy": {w.name: r.digits_numpy[w.name] for w in d.wrt},
+        },
+    }
+
+
+def parse_candidate(d: Derivation, w: Expr, text: str) -> Expr:
+    """A hand-written derivative for the variable ``w``, parsed with the expression's symbols and shapes."""
+    syms = {s.name: s for s in d.args}
+    used = set(re.findall(r"[A-Za-z_]\w*", text))
+    decls = [declaration(s) for s in d.args if s.name in used or (s == w and not w.is_scalar)]
+    where = " where " + ", ".join(decls) if decls else ""
+    try:
+        if w.is_scalar:
+            g = md.parse(text + where)
+        else:
+            both = md.parse(f"tr(({w.name})'*({text})){where}")
+            rest = both.args[0].args[1:]
+            g = rest[0] if len(rest) == 1 else md.matmul(*rest)
+    except MatderivError as exc:
+        raise type(exc)(f"--grad {text!r} (for {w.name}, {fmt_shape(w.shape)}): "
+                        f"{getattr(exc, 'reason', exc)}") from None
+    extra = sorted(s.name for s in g.free_symbols if s.name not in syms)
+    if extra:
+        raise ArgumentError(f"--grad {text!r} uses {', '.join(extra)}, which the expression does not have")
+    if g.shape != w.shape:
+        raise ArgumentError(f"--grad {text!r} must have {w.name}'s shape {fmt_shape(w.shape)}, "
+                            f"got {fmt_shape(g.shape)}")
+    return g
+
+
+def cmd_check(ns: argparse.Namespace, out: Out) -> int:
+    d = derive(ns.expr, ns.wrt, ns.where, ns.seed)
+    if ns.grad:
+        if len(ns.grad) != len(d.wrt):
+            raise ArgumentError(f"give one --grad per --wrt variable ({', '.join(w.name for w in d.wrt)}), "
+                                f"got {len(ns.grad)}")
+        d.derivs = [parse_candidate(d, w, t) for w, t in zip(d.wrt, ns.grad)]
+        d.report = md.check(d.f, list(d.wrt), dps=ns.dps, rng=ns.rng, seed=d.seed, grad=list(d.derivs))
+        ok = bool(d.report.ok)
+    else:
+        ok = certify(d, ns.dps, ns.rng)
+    width = max(len(d.lhs(i)) for i in range(len(d.wrt))) + 2
+    for i, g in enumerate(d.derivs):
+        out(_label(d.lhs(i), width) + show(g))
+        out(_label("", width) + cert_line(d, i))
+    return 0 if ok else 1
+
+
+def cmd_latex(ns: argparse.Namespace, out: Out) -> int:
+    if not ns.wrt and ns.seed is None:
+        out(md.latex(md.parse(with_where(ns.expr, ns.where))))
+        return 0
+    d = derive(ns.expr, ns.wrt, ns.where, ns.seed)
+    for i in range(len(d.wrt)):
+        out(d.equation(i))
+    return 0
+
+
+def module_source(d: Derivation, name: str) -> str:
+    """A module with ``name`` (the expression) and ``grad_name`` (its gradient or VJP), importing only numpy."""
+    gname = grad_name(d, name)
+    wrt = ",".join(w.name for w in d.wrt)
+    cmd = f"matderiv code {_quote(d.source)} --wrt {wrt}"
+    if d.seed is not None:
+        cmd += f" --seed {_quote(d.seed_text or show(d.seed))}"
+    if name != "f":
+        cmd += f" --name {name}"
+    doc = [f'"""Generated by matderiv {md.__version__}: {cmd}', "",
+           f"{name}({', '.join(a.name for a in d.f_args)}) = {d.text}"]
+    for i, g in enumerate(d.derivs):
+        doc.append(f"{d.lhs(i, name)} = {show(g)}")
+    doc += ["", f"{gname}({', '.join(a.name for a in d.args)}) returns "
+            + ("the gradient" if len(d.wrt) == 1 else f"the tuple of derivatives ({wrt})")
+            + ". Shapes: " + shapes_line(d.args) + "; vectors are 1-D arrays, scalars floats.", '"""']
+    body = merge_modules([numpy_source([d.f], d.f_args, name), numpy_source(d.derivs, d.args, gname)])
+    return "\n".join(doc) + "\n" + body
+
+
+def _quote(s: str) -> str:
+    """``s`` quoted for a POSIX shell (double quotes when that needs no escapes)."""
+    if re.fullmatch(r"[\w.,:=/+-]+", s):
+        return s
+    if not re.search(r"[\"$`\\!]", s):
+        return f'"{s}"'
+    return "'" + s.replace("'", "'\\''") + "'"
+
+
+def cmd_code(ns: argparse.Namespace, out: Out) -> int:
+    name = check_name(ns.name or "f", "function")
+    d = derive(ns.expr, ns.wrt, ns.where, ns.seed)
+    src = module_source(d, name)
+    if ns.output:
+        with open(ns.output, "w", encoding="utf-8") as fh:
+            fh.write(src)
+        out(f"wrote {ns.output}: {name}({', '.join(a.name for a in d.f_args)}) and "
+            f"{grad_name(d, name)}({', '.join(a.name for a in d.args)})")
+    else:
+        out(src.rstrip("\n"))
+    return 0
+
+
+# ---- table -------------------------------------------------------------------------------------------------------
+@dataclass
+class Row:
+    """One line ``EXPR ; wrt X [; seed G]`` of an identity list."""
+
+    lineno: int
+    expr: str
+    wrt: str
+    seed: str | None = None
+
+
+def read_rows(path: str) -> list[Row | str]:
+    """The rows of an identity list; a ``## Title`` line starts a section (returned as the string)."""
+    items: list[Row | str] = []
+    with open(path, encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    usage = "expected 'EXPR ; wrt X' with an optional '; seed G'"
+    for no, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if line.startswith("## "):
+            items.append(line[3:].strip())
+            continue
+        if not line or line.startswith("#"):
+            continue
+        expr, *fields = (p.strip() for p in line.split(";"))
+        wrt = seed = None
+        for fld in fields:
+            key, _, val = fld.partition(" ")
+            if key == "wrt" and val.strip() and wrt is None:
+                wrt = val.strip()
+            elif key == "seed" and val.strip() and seed is None:
+                seed = val.strip()
+            else:
+                raise ArgumentError(f"{path}:{no}: {usage}, got the field {fld!r}")
+        if not expr or wrt is None:
+            raise ArgumentError(f"{path}:{no}: {usage}, got {line!r}")
+        items.append(Row(no, expr, wrt, seed))
+    return items
+
+
+def md_cell(latex: str) -> str:
+    """LaTeX as a Markdown table cell ``$…$`` with no bare ``|``, which would split the cell."""
+    return "$" + latex.replace(r"\|", r"\Vert ").replace("|", r"\vert ") + "$"
+
+
+def declared_conditions(d: Derivation) -> list[str]:
+    """LaTeX conditions for the symbols the where clause declares (``S = S^\\top``, ``X ∈ ℝ^{5×3}``)."""
+    m = _WHERE.search(d.source)
+    if not m:
+        return []
+    names = re.findall(r"(\w+)\s*:", d.source[m.end():])
+    out = []
+    for s in d.args:
+        if s.name not in names:
+            continue
+        if s.params[1]:
+            out.append(rf"{md.latex(s)} = {md.latex(s)}^{{\top}}")
+        elif not s.is_scalar:
+            n, k = (sympy_latex(x) for x in s.shape)
+            out.append(rf"{md.latex(s)} \in \mathbb{{R}}^{{{n} \times {k}}}" if k != "1"
+                       else rf"{md.latex(s)} \in \mathbb{{R}}^{{{n}}}")
+    return out
+
+
+def sympy_latex(d: Any) -> str:
+    import sympy
+    return sympy.latex(d)
+
+
+TABLE_INTRO = """\
+Every row is derived by matderiv and certified by `md.check`: the derived formula is compared with mpmath
+central differences at {dps} digits along random directions (rng {rng}) at small random dimensions and
+inputs, and *digits* is the number of digits to which they agree. A gradient has its variable's shape
+(vectors are columns); a row whose expression is $\\left\\langle G, F \\right\\rangle$ shows the VJP
+$\\partial \\left\\langle G, F \\right\\rangle / \\partial X$ of a matrix-valued $F$ with the seed $G$."""
+
+
+def table_markdown(path: str, dps: int, rng: int, progress: Out | None = None) -> tuple[str, list[str]]:
+    """The Markdown page of the identity list ``path``, and the rows that failed (``path:line: …``)."""
+    items = read_rows(path)
+    name = os.path.basename(path)
+    out = [f"<!-- Generated by `matderiv table {name}` (matderiv {md.__version__}); do not edit by hand: edit "
+           f"{name} and regenerate. tests/test_cli.py fails when this page drifts from the tool's output. -->",
+           "", "# Matrix derivative identities", "", TABLE_INTRO.format(dps=dps, rng=rng), ""]
+    header = ["| expression | w.r.t. | derivative | digits |", "|---|---|---|---:|"]
+    failures: list[str] = []
+    in_table = False
+    for item in items:
+        if isinstance(item, str):
+            out += ([""] if in_table else []) + [f"## {item}", ""]
+            in_table = False
+            continue
+        if not in_table:
+            out += header
+            in_table = True
+        where = f"{path}:{item.lineno}"
+        try:
+            d = derive(item.expr, [item.wrt], None, item.seed)
+            ok = certify(d, dps, rng)
+        except MatderivError as exc:
+            raise type(exc)(f"{where}: {item.expr} ; wrt {item.wrt}: {exc}") from None
+        if not ok:
+            failures.append(f"{where}: certificate FAILED for {item.expr} ; wrt {item.wrt}: {cert_line(d, 0)}")
+        f_tex = md.latex(d.f)
+        if d.seed is not None:
+            f_tex = rf"\left\langle {md.latex(d.seed)}, {f_tex} \right\rangle"
+        f_cell = md_cell(f_tex) + "".join(f", {md_cell(c)}" for c in declared_conditions(d))
+        digits = f"{int(d.report.digits_mpmath[d.wrt[0].name])}" if ok else "**failed**"
+        out.append(f"| {f_cell} | {md_cell(md.latex(d.wrt[0]))} | {md_cell(md.latex(d.derivs[0]))} "
+                   f"| {digits} |")
+        if progress:
+            progress(f"{where}: {digits}")
+    return "\n".join(out).rstrip("\n") + "\n", failures
+
+
+def cmd_table(ns: argparse.Namespace, out: Out) -> int:
+    page, failures = table_markdown(ns.file, ns.dps, ns.rng)
+    for msg in failures:
+        print(f"{PROG}: {msg}", file=sys.stderr)
+    if failures:
+        print(f"{PROG}: {len(failures)} row(s) failed to certify; nothing written", file=sys.stderr)
+        return 1
+    if ns.output:
+        with open(ns.output, "w", encoding="utf-8") as fh:
+            fh.write(page)
+        out(f"wrote {ns.output}")
+    else:
+        out(page.rstrip("\n"))
+    return 0
+
+
+# ---- demo: the seed tutorial's four examples ---------------------------------------------------------------------
+SEED_A = [1, 2, 3, 4]
+SEED_X = [[1, 2, 3], [5, 6, 7], [8, 9, 10], [5, 4, 3]]
+SEED_B = [2, 3, 4]
+SEED_XGRAD = [[2, 3, 4], [4, 6, 8], [6, 9, 12], [8, 12, 16]]
+SEED_A2 = [[1, 2], [3, 4]]
+SEED_X2 = [[1, 2, 3], [4, 5, 6]]
+SEED_X2GRAD = [[4, 4, 4], [6, 6, 6]]
+
+
+def fmt_array(v: Any) -> str:
+    """A value on one line: integers without a decimal point, others to 6 significant digits."""
+    a = np.asarray(v, dtype=float)
+    if np.all(a == np.round(a)) and np.all(np.abs(a) < 1e15):
+        return str(np.asarray(np.round(a), dtype=np.int64).tolist())
+    return np.array2string(a, precision=6, separator=", ", max_line_width=10_000).replace("\n", "")
+
+
+def substitute(e: Expr, names: dict[Expr, Expr]) -> Expr:
+    """``e`` with the subexpressions in ``names`` replaced by their symbols (for display only)."""
+    if e in names:
+        return names[e]
+    if not e.args:
+        return e
+    args = tuple(substitute(a, names) for a in e.args)
+    return e if args == e.args else rebuild(e, args)
+
+
+def _demo_derivation(out: Out, title: str, d: Derivation, dps: int, at: dict[str, Any] | None = None,
+                     names: dict[Expr, Expr] | None = None, legend: str = "", code: bool = True) -> bool:
+    out(title)
+    out(f"  {d.text}")
+    if legend:
+        out(f"  {legend}")
+    ok = certify(d, dps, 0, at=at)
+    width = max(len(d.lhs(i)) for i in range(len(d.wrt))) + 4
+    for i, g in enumerate(d.derivs):
+        shown = substitute(g, names) if names else g
+        out(_label(f"  {d.lhs(i)}", width) + show(shown))
+        out(_label("", width) + md.latex(shown))
+        out(_label("", width) + cert_line(d, i))
+    if code:
+        src = numpy_source(d.derivs, d.args, grad_name(d))
+        out(f"  generated numpy: def {grad_name(d)}({', '.join(a.name for a in d.args)}), {len(src.splitlines())} "
+            "lines with the argument checks; it computes")
+        for line in code_core(src):
+            out(f"      {line}")
+    return ok
+
+
+def code_core(src: str) -> list[str]:
+    """The computing lines of a generated function (its temporaries and return), without argument checks."""
+    return [line.strip() for line in src.splitlines() if re.match(r"    (t\d+ = |return )", line)]
+
+
+def run_demo(out: Out, dps: int = 30) -> int:
+    """Derive, print, generate and certify the four examples of the seed tutorial (a PyTorch gradcheck post)."""
+    out("matderiv demo: the four examples of the PyTorch tutorial this project started from")
+    out("")
+    ok = True
+
+    # 1. a scalar by a matrix
+    d = derive("a'*X*b")
+    ok &= _demo_derivation(out, "[1] scalar by matrix: f = aᵀ X b  (the tutorial's f.backward(); X.grad)", d, dps)
+    fn = lambdify(d.args, d.derivs)
+    ga, gX, gb = fn(SEED_A, SEED_X, SEED_B)
+    out(f"  at a = {SEED_A}, X = {SEED_X}, b = {SEED_B}:")
+    out(f"    df/dX = {fmt_array(gX)}")
+    out(f"    tutorial's X.grad = {SEED_XGRAD}   {_same(gX, SEED_XGRAD)}")
+    out(f"    df/da = {fmt_array(ga)}, df/db = {fmt_array(gb)}  (the tutorial's a.grad, b.grad are None: "
+        "no requires_grad)")
+    ok &= np.array_equal(gX, SEED_XGRAD)
+    out("")
+
+    # 2. a matrix by a matrix, with a seed of ones
+    d = derive("A*X", ["X"], seed="matrix(1)")
+    ok &= _demo_derivation(out, "[2] matrix by matrix: F = A X, seed 𝟏𝟏ᵀ  (the tutorial's "
+                           "F.backward(torch.ones_like(F)); X.grad)", d, dps)
+    fn = lambdify(d.args, d.derivs[0])
+    gX2 = fn(SEED_A2, SEED_X2)
+    out(f"  at A = {SEED_A2}, X = {SEED_X2}:")
+    out(f"    d<11ᵀ, F>/dX = {fmt_array(gX2)}")
+    out(f"    tutorial's X.grad = {SEED_X2GRAD}   {_same(gX2, SEED_X2GRAD)}")
+    ok &= np.array_equal(gX2, SEED_X2GRAD)
+    out("")
+
+    # 3. a Linear layer, checked at the tutorial's shapes like torch.autograd.gradcheck
+    rng = np.random.default_rng(0)
+    d = derive("X*W' + vector(1)*b'", seed="G")
+    at = {"X": rng.standard_normal((10, 5)), "W": rng.uniform(-0.45, 0.45, (3, 5)),
+          "b": rng.uniform(-0.45, 0.45, 3)}
+    ok &= _demo_derivation(out, "[3] nn.Linear(5, 3) on a 10×5 input: Y = X Wᵀ + 𝟏 bᵀ, VJPs with a seed G "
+                           "(checked at the tutorial's shapes X 10×5, W 3×5, b 3)", d, dps, at=at)
+    out(f"  tutorial: gradcheck(linear, inputs) → Are the gradients correct:  True;   "
+        f"matderiv: {'True' if d.report.ok else 'False'}")
+    out("")
+
+    # 4. the network Linear(15,30)-ReLU-Linear(30,15)-ReLU-Linear(15,1)-Sigmoid on a 10x15 input
+    d, names, legend = _network()
+    at = {"n": 10}  # the batch; md.check draws generic inputs, away from the ReLU kinks
+    ok &= _demo_derivation(out, "[4] the network Linear(15,30)–ReLU–Linear(30,15)–ReLU–Linear(15,1)–Sigmoid on a "
+                           "10×15 input, VJPs w.r.t. the input and every weight and bias", d, dps, at=at,
+                           names=names, legend=legend)
+    fn = lambdify(d.args, d.derivs)
+    vals = [d.report.values[a.name] for a in d.args]
+    shapes = ", ".join(f"{w.name} {_shape(v)}" for w, v in zip(d.wrt, fn(*vals)))
+    out(f"  the generated numpy VJP at the tutorial's shapes returns {shapes}")
+    out(f"  tutorial: gradcheck(net, inputs) → Are the gradients correct:  True;   "
+        f"matderiv: {'True' if d.report.ok else 'False'}")
+    out("")
+    out("all four certified" if ok else "SOMETHING FAILED (see above)")
+    return 0 if ok else 1
+
+
+def _same(got: Any, want: Any) -> str:
+    same = np.array_equal(np.asarray(got, dtype=float), np.asarray(want, dtype=float))
+    return "equal ✓" if same else "DIFFERENT ✗"
+
+
+def _shape(v: Any) -> str:
+    s = np.shape(v)
+    return "scalar" if not s else "×".join(map(str, s))
+
+
+def _network() -> tuple[Derivation, dict[Expr, Expr], str]:
+    """The tutorial's network with a seed G, and names for its layers (to print the VJPs compactly)."""
+    X = md.matrix("X", "n", 15)
+    W1, b1 = md.matrix("W1", 30, 15), md.vector("b1", 30)
+    W2, b2 = md.matrix("W2", 15, 30), md.vector("b2", 15)
+    W3, b3 = md.matrix("W3", 1, 15), md.scalar("b3")
+    Z1 = X @ W1.T + b1.T
+    H1 = md.relu(Z1)
+    Z2 = H1 @ W2.T + b2.T
+    H2 = md.relu(Z2)
+    Y = md.sigmoid(H2 @ W3.T + b3)
+    G = md.vector("G", "n")
+    ws = [X, W1, b1, W2, b2, W3, b3]
+    d = Derivation(md.to_text(Y), Y, ws, G, list(md.vjp(Y, ws, G)), ws + [G])  # type: ignore[arg-type]
+    names: dict[Expr, Expr] = {}
+    legend = []
+    for nm, e in (("Y", Y), ("H2", H2), ("Z2", Z2), ("H1", H1), ("Z1", Z1)):
+        sym = md.symbol(nm, *e.shape)
+        names[e] = names[md.simplify(e)] = sym
+    for nm, e in (("Z1", Z1), ("H1", H1), ("Z2", Z2), ("H2", H2), ("Y", Y)):
+        legend.append(f"{nm} = {show(substitute(e, {k: v for k, v in names.items() if v.name != nm}))}")
+    return d, names, "with " + ", ".join(legend)
+
+
+def cmd_demo(ns: argparse.Namespace, out: Out) -> int:
+    return run_demo(out, dps=ns.dps)
+
+
+# ---- argument parsing --------------------------------------------------------------------------------------------
+EPILOGS = {
+    "grad": """examples:
+  matderiv grad "a'*X*b" --wrt X
+  matderiv grad "x'*A*x where A: symmetric" --wrt x --format latex
+  matderiv grad "norm2(A*x-y)^2" --wrt x --wrt A --format json
+  matderiv grad "A*X" --wrt X --seed "matrix(1)"     # a matrix-valued F needs a seed
+
+Without --wrt every symbol is a variable. --format selects one output for scripts:
+  text   the derivative in the text language, one line per variable (in --wrt order)
+  latex  the derivative in LaTeX, one line per variable
+  numpy  the numpy function (grad_X, or vjp_X with a seed; --name to choose)
+  json   an object with the keys
+           input       the expression in the text language
+           wrt         the variables' names, a list
+           seed        the seed in the text language, or null
+           shapes      name -> [rows, cols] for every symbol
+           derivative  name -> the derivative in the text language (md.to_text: parses back,
+                       with a where clause when the shapes need one)
+           latex       name -> the derivative in LaTeX
+           equation    name -> the whole LaTeX equation
+           numpy       the code of the numpy function
+           check       {ok, dps, rng, dims, digits_mpmath: name -> digits, digits_numpy: name -> digits},
+                       or null with --no-check
+The default prints all of them with a certificate line per variable. Exit 1 when a certificate fails.""",
+    "check": """examples:
+  matderiv check "a'*X*b" --wrt X
+  matderiv check "logdet(X)" --wrt X --dps 60 --rng 3
+  matderiv check "inv(A)" --wrt A --seed G
+  matderiv check "x'*A*x" --wrt x --grad "2*A*x"      # a hand-written gradient: FAILED, exit 1
+
+The derived formula (or a hand-written one given with --grad, written in the expression's symbols) is
+compared with mpmath central differences along random directions at small random dimensions and inputs
+(md.check). Exit status 0 when every variable certifies, 1 when one fails.""",
+    "latex": """examples:
+  matderiv latex "a'*X*b"                # a^{\\top} X b
+  matderiv latex "a'*X*b" --wrt X        # the whole equation
+  matderiv latex "A*X" --wrt X --seed G""",
+    "code": """examples:
+  matderiv code "norm2(A*x-y)^2" --wrt x -o lsq.py
+  matderiv code "a'*X*b" --wrt X --name bilinear      # bilinear(a, X, b) and grad_bilinear(a, X, b)
+
+The module imports only numpy. f(...) evaluates the expression and grad_f(...) its gradient (a tuple when
+there are several variables; with --seed G it is vjp_f(..., G)). Arguments come in order of appearance;
+vectors are 1-D arrays, scalars floats.""",
+    "table": """examples:
+  matderiv table docs/identities.txt -o docs/identities.md
+
+The file has one identity per line, 'EXPR ; wrt X' with an optional '; seed G'. Blank lines and '#'
+comments are skipped; a line '## Title' starts a section with its own table. Every row is certified
+(mpmath at --dps digits, directions from --rng); when a row fails the command names its line, writes
+nothing and exits 1. The page is deterministic: the same list and matderiv give the same bytes.""",
+    "demo": """example:
+  matderiv demo
+
+Derives, prints, generates numpy code for and certifies the four examples of the PyTorch gradient
+tutorial this project started from: aᵀXb, A X with a seed of ones, a Linear layer and a small network,
+evaluating the generated code on the tutorial's numbers.""",
+}
+
+
+def _common(p: argparse.ArgumentParser, wrt_help: str = "") -> None:
+    p.add_argument("expr", metavar="EXPR", help="the expression, e.g. \"a'*X*b\" (quote it for the shell)")
+    p.add_argument("--wrt", action="append", metavar="X",
+                   help=wrt_help or "a symbol to differentiate by (repeat it, or X,Y); default: every symbol")
+    p.add_argument("--where", metavar="DECLS", help="declarations, e.g. \"A: symmetric, x: vector\"")
+    p.add_argument("--seed", metavar="G", help="the seed of a VJP, of the expression's shape: a new name G, "
+                                                "or an expression such as matrix(1) (ones)")
+
+
+def _positive(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not an integer") from None
+    if v < 15:
+        raise argparse.ArgumentTypeError(f"{s!r}: the certificate needs at least 15 digits")
+    return v
+
+
+def _certificate_options(p: argparse.ArgumentParser, dps: int) -> None:
+    p.add_argument("--dps", type=_positive, default=dps, metavar="D", help=f"mpmath digits (default {dps})")
+    p.add_argument("--rng", type=int, default=0, metavar="R", help="seed of the random point and directions "
+                                                                  "(default 0)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog=PROG, formatter_class=fmt,
+        description="Closed-form matrix derivatives: text and LaTeX, generated numpy code, mpmath certificates.",
+        epilog="""examples:
+  matderiv grad "a'*X*b" --wrt X
+  matderiv check "logdet(X)" --wrt X
+  matderiv table docs/identities.txt -o docs/identities.md
+  matderiv demo
+
+exit status: 0 success, 1 a certificate failed, 2 bad usage or an error in the expression
+(parse, shape, derivative), 3 an internal error (a bug in matderiv).""")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {md.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def add(name: str, help: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=description, formatter_class=fmt,
+                              epilog=EPILOGS[name])
+
+    p = add("grad", "derive a gradient (or a VJP with --seed) and print it every way",
+            "Derive a derivative and print it as text, LaTeX and numpy code, with a certificate.")
+    _common(p)
+    p.add_argument("--format", choices=("all", "text", "latex", "numpy", "json"), default="all",
+                   help="print one output only (default: all)")
+    p.add_argument("--name", metavar="NAME", help="name of the generated numpy function")
+    p.add_argument("--no-check", action="store_true", help="skip the certificate")
+    _certificate_options(p, 30)
+    p.set_defaults(run=cmd_grad)
+
+    p = add("check", "certify a derivative with mpmath finite differences",
+            "Certify a derivative with mpmath high-precision finite differences.")
+    _common(p)
+    p.add_argument("--grad", action="append", metavar="G",
+                   help="a hand-written derivative to certify instead of matderiv's (one per --wrt, in order)")
+    _certificate_options(p, 50)
+    p.set_defaults(run=cmd_check)
+
+    p = add("latex", "LaTeX of an expression, or of its derivative with --wrt",
+            "Print the LaTeX of an expression, or the equation of its derivative.")
+    _common(p, wrt_help="print the derivative's equation with respect to X (repeatable)")
+    p.set_defaults(run=cmd_latex)
+
+    p = add("code", "a numpy module with the expression and its gradient",
+            "Generate a numpy module evaluating the expression and its gradient.")
+    _common(p)
+    p.add_argument("-o", "--output", metavar="FILE.py", help="write the module here (default: stdout)")
+    p.add_argument("--name", metavar="NAME", help="the function's name (default f; the gradient is grad_NAME)")
+    p.set_defaults(run=cmd_code)
+
+    p = add("table", "a Markdown table of certified derivatives from a list of identities",
+            "Build a Markdown table of certified derivatives.")
+    p.add_argument("file", metavar="FILE", help="the identity list")
+    p.add_argument("-o", "--output", metavar="OUT.md", help="write the table here (default: stdout)")
+    _certificate_options(p, 30)
+    p.set_defaults(run=cmd_table)
+
+    p = add("demo", "the seed tutorial's four examples, derived, generated and certified",
+            "Run the seed tutorial's examples.")
+    p.add_argument("--dps", type=_positive, default=30, metavar="D", help="mpmath digits (default 30)")
+    p.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``matderiv`` command with ``argv`` (default ``sys.argv[1:]``) and return its exit status."""
+    for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show ∂, × or ✓ gets escapes, not a crash
+        if "utf" not in (getattr(stream, "encoding", "") or "utf").lower() and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    parser = build_parser()
+    try:
+        ns = parser.parse_args(argv)
+    except SystemExit as exc:  # --help and --version (0), usage errors (2)
+        return exc.code if isinstance(exc.code, int) else 2
+
+    def out(s: str) -> None:
+        print(s)
+    try:
+        return int(ns.run(ns, out))
+    except MatderivError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `matderiv demo | head`: the reader left; not an error
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return 0
+    except OSError as exc:
+        print(f"{PROG}: error: {exc.filename or ''}{': ' if exc.filename else ''}{exc.strerror or exc}",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug in matderiv: one line, not a traceback (MATDERIV_TRACEBACK=1 shows it)
+        if os.environ.get("MATDERIV_TRACEBACK"):
+            raise
+        print(f"{PROG}: internal error: {type(exc).__name__}: {exc} (a bug in matderiv, please report it; "
+              "MATDERIV_TRACEBACK=1 shows the traceback)", file=sys.stderr)
+        return 3
