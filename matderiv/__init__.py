@@ -8,6 +8,8 @@ a @ b.T
 from __future__ import annotations
 
 from .ad import grad, vjp
+from .check import CheckReport, check
+from .codegen import lambdify, numpy_code
 from .errors import (ArgumentError, CheckError, DerivativeError, InvalidNameError, MatderivError, ParseError,
                      ShapeError)
 from .expr import Expr
@@ -16,7 +18,11 @@ from .ops import (abs_ as abs, add, apply, cos, det, diag, divide, elementwise, 
                   softplus, solve, sqrt, step, sum_ as sum, tan, tanh, trace, transpose, zeros, zeros_like)
 from .ops import const, symbol
 from .printing.latex import latex, latex_equation
+from .printing.language import to_text
+from .parse import parse
+from .printing.mpmath import mpmath_code, mpmath_function
 from .simplify import simplify
+from .sympy_interop import from_sympy, to_sympy
 
 __version__ = "0.1.0"
 
@@ -44,4 +50,8 @@ __all__ = [
     "grad", "vjp", "simplify", "latex", "latex_equation",
     "MatderivError", "ShapeError", "DerivativeError", "ParseError", "ArgumentError", "InvalidNameError",
     "CheckError",
+    "check", "CheckReport", "mpmath_code", "mpmath_function",
+    "from_sympy", "to_sympy",
+    "parse", "to_text",
+    "numpy_code", "lambdify",
 ]

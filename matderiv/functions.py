@@ -6,6 +6,7 @@ back into matderiv operations so that d/dX sin(X) = cos(X) and σ' = σ ⊙ (1 �
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -201,7 +202,12 @@ def to_expr(s: sympy.Expr, arg: Expr, name: str) -> Expr:
     return go(sympy.sympify(s))
 
 
-def _number(n: sympy.Expr) -> int | float:
+def _number(n: sympy.Expr) -> int | float | Fraction:
+    """A real SymPy number as an int, an exact Fraction (rationals) or a float."""
     if not n.is_real:
         raise DerivativeError(f"the number {n} is not real")
-    return int(n) if n.is_Integer else float(n)
+    if n.is_Integer:
+        return int(n)
+    if n.is_Rational:
+        return Fraction(int(n.p), int(n.q))
+    return float(n)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Callable, Hashable, Sequence
 
 import sympy
@@ -56,7 +57,7 @@ def as_expr(v: object, what: str = "operand") -> Expr:
     """An expression from an expression or a Python number."""
     if isinstance(v, Expr):
         return v
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
+    if isinstance(v, numbers.Real) and not isinstance(v, bool):
         return const(v)
     if hasattr(v, "item") and getattr(v, "shape", None) == ():  # numpy scalar
         return const(v.item())  # type: ignore[union-attr]
@@ -110,11 +111,16 @@ def symbol(name: str, rows: object = 1, cols: object = 1, symmetric: bool = Fals
     return Expr("symbol", (), (check_name(name), bool(symmetric), shape), shape)
 
 
-def const(value: int | float) -> Expr:
-    """The number ``value`` as a 1×1 expression."""
+def const(value: int | float | Fraction) -> Expr:
+    """The number ``value`` as a 1×1 expression (ints and fractions stay exact: d/dx x/3 = 1/3 to any precision)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ArgumentError(f"a constant must be a real number, got {type(value).__name__} {value!r}")
-    v = float(value) if not isinstance(value, int) else value
+    v: int | float | Fraction
+    if isinstance(value, numbers.Rational) and not isinstance(value, int):
+        q = Fraction(int(value.numerator), int(value.denominator))
+        v = q.numerator if q.denominator == 1 else q
+    else:
+        v = value if isinstance(value, int) else float(value)
     if isinstance(v, float):
         if v != v or v in (float("inf"), float("-inf")):
             raise ArgumentError(f"the number {value!r} is not finite")
@@ -271,7 +277,7 @@ def power(a: object, p: object) -> Expr:
             p = p.params[0]
         else:
             return apply("exp", mul(p, apply("log", a)))
-    if isinstance(p, bool) or not isinstance(p, (int, float)):
+    if isinstance(p, bool) or not isinstance(p, numbers.Real):
         raise ArgumentError(f"the exponent of '**' must be a number or a scalar expression, got {p!r}")
     p = const(p).params[0]
     return node("power", (a,), (p,))

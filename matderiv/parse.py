@@ -13,6 +13,7 @@ never 1 (so whether an operand is 1×1 is known from its kind alone, bottom-up, 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Union
@@ -235,6 +236,10 @@ class _Parser:
                 return left
             t = self.next()
             right = self.unary()
+            if (t.text == "/" and left.kind == right.kind == "num" and isinstance(left.value, (int, Fraction))
+                    and isinstance(right.value, int) and right.value != 0):  # 1/3 is the exact fraction
+                left = _Node("num", left.pos, left.start, right.end, (), Fraction(left.value, right.value))
+                continue
             left = _Node("bin", t.pos, left.start, right.end, (left, right), t.text)
 
     def unary(self) -> _Node:

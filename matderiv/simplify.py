@@ -8,6 +8,7 @@ terms), so rewriting terminates.
 from __future__ import annotations
 
 from collections import defaultdict
+from fractions import Fraction
 from typing import Callable, Iterable
 
 from .expr import ONE, Expr
@@ -371,6 +372,18 @@ def mul_sigmoid(e: Expr) -> Expr:
     return e
 
 
+def mul_sign(e: Expr) -> Expr:
+    """u ⊙ sign(u) = |u| and sign(u) ⊙ |u|^{∘−1} = u^{∘−1}."""
+    for f in e.args:
+        if _is_fn(f, "sign"):
+            u = f.args[0]
+            for partner, result in ((u, apply("abs", u)), (power(apply("abs", u), -1), power(u, -1))):
+                if partner in e.args:
+                    rest = [a for a in e.args if a is not f and a != partner]
+                    return mul(*rest, result) if rest else result
+    return e
+
+
 def _is_fn(e: Expr, name: str) -> bool:
     return e.op == "apply" and e.params[0].name == name
 
@@ -392,7 +405,9 @@ def power_trivial(e: Expr) -> Expr:
     if a.op == "power" and float(p).is_integer():
         return power(a.args[0], _number_value(a.params[0] * p))
     if a.op == "const" and (a.params[0] > 0 or float(p).is_integer()) and a.params[0] != 0:
-        return const(_number_value(a.params[0] ** p))
+        base = a.params[0]
+        exact = not isinstance(base, float) and float(p).is_integer()
+        return const(Fraction(base) ** int(p) if exact else float(base) ** float(p))
     if a.op == "ones":
         return a
     return e
@@ -492,7 +507,7 @@ for _op, _rules in {
     "matmul": [matmul_of_zero, matmul_drop_identity, matmul_of_scalars, matmul_pull_scalars, matmul_pull_inner_scalars,
                matmul_cancel_inverse],
     "add": [add_drop_zeros, add_collect, add_common_number, add_common_factor, add_factor, add_sort],
-    "mul": [mul_of_zero, mul_numbers, mul_drop_ones, mul_powers, mul_sigmoid, mul_sort],
+    "mul": [mul_of_zero, mul_numbers, mul_drop_ones, mul_powers, mul_sigmoid, mul_sign, mul_sort],
     "power": [power_trivial],
     "apply": [apply_inverse_pair],
     "trace": [of_transpose, of_scalar, pull_coefficient, trace_of_kron],

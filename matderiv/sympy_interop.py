@@ -76,6 +76,8 @@ def _number(e: sympy.Expr) -> int | float:
         return int(e)
     if e.is_extended_real is False or not e.is_finite:
         raise ArgumentError(f"from_sympy: the number {e} is not a finite real number")
+    if e.is_Rational:
+        return Fraction(int(e.p), int(e.q))
     return float(e)
 
 
@@ -245,10 +247,12 @@ _FROM: dict[type, Callable[[_FromSympy, sympy.Basic], Expr]] = {
 
 
 # ---- matderiv → SymPy ------------------------------------------------------------------------------------------
-def _sympy_number(v: int | float) -> sympy.Expr:
+def _sympy_number(v: int | float | Fraction) -> sympy.Expr:
     """An int as Integer; a float as the Rational it equals when that has a small denominator (0.5 → 1/2)."""
     if isinstance(v, int):
         return sympy.Integer(v)
+    if isinstance(v, Fraction):
+        return sympy.Rational(v.numerator, v.denominator)
     q = Fraction(v).limit_denominator(1000)
     return sympy.Rational(q.numerator, q.denominator) if float(q) == v else sympy.Float(v)
 

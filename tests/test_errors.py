@@ -108,8 +108,6 @@ def test_lambdify_missing_a_value() -> None:
         md.lambdify([a, Xm], a.T @ Xm @ weights)
 
 
-@pytest.mark.xfail(strict=True, reason="md.check draws random values for symbols that `at` leaves out (by design, "
-                   "documented in check.py); issue 2 item 8 lists a missing value as an error: the lead decides")
 def test_check_missing_a_value() -> None:
     Xm, a, weights = md.matrix("X", 2, 3), md.vector("a", 2), md.vector("weights", 3)
     at = {a: np.ones(2), Xm: np.ones((2, 3))}

@@ -1,6 +1,7 @@
 """The printer base: dispatch on the op name to ``_print_<op>``, falling back to the op's own print form."""
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from ..expr import ONE, Expr
@@ -22,10 +23,10 @@ def coefficient(e: Expr) -> tuple[float, Expr | None]:
 
 
 def fmt_number(v: Any) -> str:
-    if isinstance(v, float):
-        r = repr(v)
-        return r
-    return str(v)
+    """A number as Python source: ``2``, ``0.5``, ``(1/3)`` (a fraction, parenthesised so it binds as one)."""
+    if isinstance(v, Fraction):
+        return f"({v.numerator}/{v.denominator})"
+    return repr(v) if isinstance(v, float) else str(v)
 
 
 class Printer:

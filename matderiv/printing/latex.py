@@ -1,6 +1,8 @@
 """LaTeX that renders in KaTeX and MathJax: ``a b^{\\top}``, ``X^{-\\top}``, ``\\operatorname{tr}``, ``\\odot``."""
 from __future__ import annotations
 
+from fractions import Fraction
+
 import sympy
 
 from ..expr import ONE, Expr
@@ -11,6 +13,9 @@ from .base import ADD, ATOM, MUL, NEG, POSTFIX, POW, Printer, coefficient
 def latex_number(v: float) -> str:
     if isinstance(v, int):
         return str(v)
+    if isinstance(v, Fraction):
+        sign = "-" if v < 0 else ""
+        return rf"{sign}\frac{{{abs(v.numerator)}}}{{{v.denominator}}}"
     r = repr(v)
     return sympy.latex(sympy.Float(v, 15)) if "e" in r else r
 

@@ -77,7 +77,10 @@ class TextPrinter(Printer):
         return " @ ".join(self.wrap(a, MUL + 1) for a in e.args), MUL
 
     def _print_power(self, e: Expr) -> tuple[str, int]:
-        return f"{self.wrap(e.args[0], POW + 1)}**{fmt_number(e.params[0])}", POW
+        p = e.params[0]
+        if p < 0:  # x**-1 reads as 1 / x
+            return "1 / " + self.wrap(e.args[0], POW + 1) + ("" if p == -1 else f"**{fmt_number(-p)}"), MUL
+        return f"{self.wrap(e.args[0], POW + 1)}**{fmt_number(p)}", POW
 
     def _print_transpose(self, e: Expr) -> tuple[str, int]:
         return f"{self.wrap(e.args[0], POSTFIX)}.T", POSTFIX

@@ -1,0 +1,583 @@
+"""The certificate: a derivative formula checked against mpmath high-precision central differences.
+
+For a scalar φ (f itself, or ⟨seed, F⟩ for a matrix-valued F) and each variable W, along k random directions D:
+
+    (φ(W + hD) − φ(W − hD)) / 2h   versus   ⟨G(W), D⟩,
+
+G being the derived (or a candidate) gradient. The difference quotient is computed with the generated mpmath code
+at ``wp = 2·dps + 10`` digits with ``h = 10^−(dps+5)``: its truncation error is O(h²) = 10^−(2dps+10) and its
+rounding error 10^−wp/h = 10^−(dps+5), so a correct formula agrees to more than ``dps`` digits. ⟨G, D⟩ is computed
+twice: (a) with the mpmath code of the formula at ``wp`` digits, (b) in float64 with the generated numpy function.
+
+Digits of agreement: −log₁₀(|fd − ⟨G, D⟩| / max(|fd|, tiny)), capped at ``dps`` (mpmath) and 16 (float64), the
+worst over the directions; ``tiny`` = 10^−15·|φ| (mpmath), 10^−8·|φ| (float64) are the levels at which the
+difference quotient is rounding noise, so an identically zero derivative certifies too. The certificate is ``ok``
+when every mpmath digit count is ≥ ``dps − 10`` and every float64 digit count is ≥ 8.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from numbers import Real
+from typing import Any, Callable, Mapping, Sequence
+
+import mpmath
+import numpy as np
+import sympy
+
+from .ad import grad as _grad, resolve, vjp as _vjp
+from .errors import ArgumentError, CheckError, DerivativeError, MatderivError, ShapeError
+from .expr import ONE, Expr, describe, fmt_shape, iter_nodes
+from .ops import OPS, as_expr, mul, sum_
+from .printing.mpmath import mpmath_function
+
+MARGIN = 10  # mpmath digits must reach dps − MARGIN
+NUMPY_DIGITS = 8.0  # float64 digits must reach this
+NUMPY_CAP = 16.0
+SIZES = (3, 4, 2, 5, 6, 7, 8, 9, 10, 11, 12)  # sizes for dimensions no value fixes: small and distinct
+MAX_TRIES = 40
+COND_MAX = 1e4  # a random square matrix under inv/solve/det must be at least this well-conditioned
+AWAY = 1e-3  # random points keep this far from kinks, from 0 under log/sqrt/1/x, and norms this far from 0
+SATURATE = 10.0  # random points keep sigmoid/tanh arguments within ±this: σ(1−σ), 1−tanh² lose float64 digits beyond
+SATURATING = ("sigmoid", "tanh")
+
+
+@dataclass
+class CheckReport:
+    """The certificate of ``d φ / d W`` for each W; ``bool(report)`` is ``report.ok``."""
+
+    ok: bool
+    f: Expr
+    wrt: tuple[Expr, ...]
+    formulas: tuple[Expr, ...]
+    digits_mpmath: dict[str, float]
+    digits_numpy: dict[str, float | None]
+    dps: int
+    rng: int
+    dims: dict[str, int]
+    seed: Expr | None = None
+    candidate: bool = False
+    directions: int = 3
+    numpy_error: str | None = None
+    values: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    @property
+    def thresholds(self) -> tuple[float, float]:
+        """(mpmath digits needed, float64 digits needed)."""
+        return float(self.dps - MARGIN), NUMPY_DIGITS
+
+    def __str__(self) -> str:
+        lhs = f"({self.f})" if self.seed is None else f"<{self.seed}, {self.f}>"
+        dims = ", ".join(f"{k}={v}" for k, v in self.dims.items())
+        tail = "; ".join(p for p in (dims, f"rng={self.rng}") if p)
+        need_m, need_n = self.thresholds
+        lines = []
+        for w, g in zip(self.wrt, self.formulas):
+            dm, dn = self.digits_mpmath[w.name], self.digits_numpy[w.name]
+            good = dm >= need_m and dn is not None and dn >= need_n
+            m = f"{_fmt(dm)} digits (mpmath, dps={self.dps}{'' if dm >= need_m else f'; needs ≥ {need_m:g}'})"
+            if dn is None:
+                n = f"numpy float64 not run: {self.numpy_error}"
+            else:
+                n = f"{_fmt(dn)} digits (numpy float64{'' if dn >= need_n else f'; needs ≥ {need_n:g}'})"
+            lines.append(f"{'certified' if good else 'FAILED'}: d/d{w.name} {lhs} = {g}  — {m}, {n}; {tail}")
+        return "\n".join(lines)
+
+
+def _fmt(d: float) -> str:
+    return f"{d:.0f}" if d == int(d) else f"{d:.1f}"
+
+
+# ---- choosing the variables, the point and the dimension sizes ----------------------------------------------------
+def _wrt_list(f: Expr, wrt: object) -> list[Expr]:
+    items = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
+    if not items:
+        raise ArgumentError("check: wrt is empty; give a symbol, a name or a list of them")
+    ws = [resolve(f, w, "check: wrt") for w in items]  # type: ignore[arg-type]
+    for i, w in enumerate(ws):
+        if w in ws[:i]:
+            raise ArgumentError(f"check: wrt names {w.name!r} twice")
+    return ws
+
+
+def _candidates(grad: object, ws: list[Expr]) -> list[Expr]:
+    gs = list(grad) if isinstance(grad, (list, tuple)) else [grad]
+    if len(gs) != len(ws):
+        raise ArgumentError(f"check: grad gives {len(gs)} formula(s) for {len(ws)} variable(s) "
+                            f"({', '.join(w.name for w in ws)}); give one per variable")
+    out = []
+    for g, w in zip(gs, ws):
+        g = as_expr(g, f"check: the candidate gradient for {w.name!r}")
+        if g.shape != w.shape and not (g.is_scalar and w.is_scalar):
+            raise ShapeError(f"check: the candidate gradient {describe(g)} for {w.name!r} must have "
+                             f"{w.name}'s shape {fmt_shape(w.shape)}")
+        out.append(g)
+    return out
+
+
+def _numeric_array(name: str, value: object) -> np.ndarray:
+    """``value`` as an object array of real numbers (ints, floats, mpf kept exact)."""
+    try:
+        arr = np.array(value, dtype=object)
+    except Exception as exc:  # numpy's errors for ragged input vary between versions
+        raise ArgumentError(f"check: the value of {name!r} is not an array of numbers: {exc}") from exc
+    if arr.dtype != object:  # pragma: no cover - dtype=object always gives object
+        arr = arr.astype(object)
+    for v in arr.flat:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (Real, mpmath.mpf)):
+            raise ArgumentError(f"check: the value of {name!r} must hold real numbers, got {v!r}")
+        if not mpmath.isfinite(mpmath.mpmathify(v)):
+            raise ArgumentError(f"check: the value of {name!r} has the non-finite entry {v!r}")
+    return arr
+
+
+def _as_2d(s: Expr, arr: np.ndarray) -> np.ndarray:
+    """The value as a 2-D array: a number for a scalar, 1-D for a vector (or row), 2-D for anything."""
+    r, c = s.shape
+    out = None
+    if arr.ndim == 0 and (r, c) == (ONE, ONE):
+        out = arr.reshape(1, 1)
+    elif arr.ndim == 1:
+        if (r, c) == (ONE, ONE) and arr.shape[0] == 1:
+            out = arr.reshape(1, 1)
+        elif c == ONE and r != ONE:
+            out = arr.reshape(-1, 1)
+        elif r == ONE and c != ONE:
+            out = arr.reshape(1, -1)
+    elif arr.ndim == 2:
+        out = arr
+    if out is None or any(d.is_Integer and int(d) != n for d, n in zip(s.shape, out.shape)):
+        raise ShapeError(f"check: the value of {s.name!r} has shape {arr.shape}, which does not fit "
+                         f"{describe(s)}")
+    return out
+
+
+class _Point:
+    """The symbols' values (object arrays, 2-D) and the dimension sizes with where each came from."""
+
+    def __init__(self, syms: list[Expr], dims: list[sympy.Symbol]) -> None:
+        self.syms = {s.name: s for s in syms}
+        self.dims = {d.name: d for d in dims}
+        self.values: dict[Expr, np.ndarray] = {}
+        self.size: dict[sympy.Symbol, int] = {}
+        self.source: dict[sympy.Symbol, str] = {}
+
+    def bind(self, at: Mapping[object, object], required: frozenset[Expr]) -> None:
+        """The values and dimension sizes of ``at``; once it gives a value, every ``required`` symbol needs one."""
+        if not isinstance(at, Mapping):
+            raise ArgumentError(f"check: at must be a dict of symbols or names to values, got {type(at).__name__}")
+        given: list[tuple[Expr, np.ndarray]] = []
+        for key, value in at.items():
+            name = key.name if isinstance(key, Expr) and key.is_symbol else key
+            if isinstance(key, sympy.Symbol):
+                name = key.name
+            if not isinstance(name, str):
+                raise ArgumentError(f"check: the keys of at must be symbols or names, got {key!r}")
+            if name in self.syms:
+                s = self.syms[name]
+                if isinstance(key, Expr) and key != s:
+                    raise ShapeError(f"check: at gives {describe(key)}, but the expression's {name!r} is "
+                                     f"{fmt_shape(s.shape)}")
+                given.append((s, _as_2d(s, _numeric_array(name, value))))
+            elif name in self.dims and not isinstance(key, Expr):
+                if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                    raise ArgumentError(f"check: the size of dimension {name!r} must be a positive int, "
+                                        f"got {value!r}")
+                self._set(self.dims[name], int(value), f"at[{name!r}]")
+            else:
+                known = ", ".join(sorted(self.syms)) or "none"
+                raise ArgumentError(f"check: at gives a value for {name!r}, which is not a symbol of the "
+                                    f"expression (its symbols: {known})")
+        for s, arr in given:
+            for ax in (0, 1):
+                d = s.shape[ax]
+                if isinstance(d, sympy.Symbol):
+                    self._set(d, arr.shape[ax], f"the value of {s.name!r}")
+        for s, arr in given:
+            self._fits(s, arr.shape)
+            if s.params[1] and not all(arr[i, j] == arr[j, i] for i in range(arr.shape[0]) for j in range(i)):
+                raise ArgumentError(f"check: {s.name!r} is declared symmetric but its value is not")
+            self.values[s] = arr
+        missing = [s for s in self.syms.values() if s in required and s not in self.values]
+        if given and missing:
+            raise ArgumentError(f"check: at gives no value for {', '.join(describe(s) for s in missing)}; give "
+                                "every symbol's value, or none for random values")
+
+    def _set(self, d: sympy.Symbol, n: int, source: str) -> None:
+        if d in self.size and self.size[d] != n:
+            raise ShapeError(f"check: dimension {d.name} is {self.size[d]} from {self.source[d]} but {n} "
+                             f"from {source}")
+        self.size.setdefault(d, n)
+        self.source.setdefault(d, source)
+
+    def concrete(self, d: sympy.Expr) -> int:
+        v = sympy.sympify(d).xreplace({k: sympy.Integer(n) for k, n in self.size.items()})
+        if not v.is_Integer or int(v) < 1:  # pragma: no cover - every dimension symbol gets a size first
+            raise ShapeError(f"check: dimension {d} has no positive size")
+        return int(v)
+
+    def _fits(self, s: Expr, shape: tuple[int, ...]) -> None:
+        want = (self.concrete(s.shape[0]), self.concrete(s.shape[1]))
+        if tuple(shape) != want:
+            srcs = "; ".join(f"{d.name} = {self.size[d]} from {self.source[d]}"
+                             for d in sorted(sympy.Matrix(list(s.shape)).free_symbols, key=lambda d: d.name))
+            raise ShapeError(f"check: the value of {s.name!r} is {shape[0]}×{shape[1]}, but {s.name} is "
+                             f"{fmt_shape(s.shape)} = {want[0]}×{want[1]}" + (f" ({srcs})" if srcs else ""))
+
+    def default_sizes(self) -> None:
+        used = set(self.size.values())
+        free = [n for n in SIZES if n not in used] + list(range(SIZES[-1] + 1, SIZES[-1] + 100))
+        for d in self.dims.values():
+            if d not in self.size:
+                n = free.pop(0)
+                self.size[d], self.source[d] = n, "default"
+
+
+# ---- domains: where the formulas may be evaluated -----------------------------------------------------------------
+@dataclass(frozen=True)
+class _Guard:
+    node: Expr  # the op whose argument must lie in the domain
+    kind: str  # invertible, positive-det, nonzero, positive, kink, bounded, nonzero-entries, moderate
+
+    def describe(self) -> str:
+        what = {"invertible": "a well-conditioned matrix", "positive-det": "a positive determinant",
+                "nonzero": "a nonzero argument", "positive": "positive entries",
+                "kink": "entries away from 0 (a kink)", "bounded": "entries with |x| < 1",
+                "moderate": f"entries with |x| ≤ {SATURATE:g} (not saturated)",
+                "nonzero-entries": "nonzero entries"}[self.kind]
+        return f"'{self.node}' needs {what}"
+
+
+def _guards(exprs: Sequence[Expr]) -> list[_Guard]:
+    out: list[_Guard] = []
+    for n in iter_nodes(exprs):
+        kind = ""
+        if n.op == "apply":
+            kind = n.params[0].domain or ("moderate" if n.params[0].name in SATURATING else "")
+        elif n.op == "power":
+            p = n.params[0]
+            kind = "positive" if not float(p).is_integer() else "nonzero-entries" if p < 0 else ""
+        elif n.op in OPS:
+            kind = OPS[n.op].domain
+        if kind:
+            out.append(_Guard(n, kind))
+    return out
+
+
+def _ok(kind: str, v: Any, strict: bool) -> bool:
+    """Whether the value ``v`` (an mpmath matrix or number) of a guarded argument is in the domain."""
+    m = v if isinstance(v, mpmath.matrix) else mpmath.matrix([[v]])
+    es = [m[i, j] for i in range(m.rows) for j in range(m.cols)]
+    if any(not isinstance(e, mpmath.mpf) or not mpmath.isfinite(e) for e in es):
+        return False
+    away = 0 if strict else AWAY
+    if kind == "positive":
+        return all(e > away for e in es)
+    if kind in ("kink", "nonzero-entries"):
+        return all(abs(e) > away for e in es)
+    if kind == "moderate":
+        return strict or all(abs(e) <= SATURATE for e in es)
+    if kind == "bounded":
+        return strict or all(abs(e) < 1 for e in es)
+    if kind == "nonzero":
+        return mpmath.sqrt(mpmath.fsum(e * e for e in es)) > away
+    a = np.array([[float(m[i, j]) for j in range(m.cols)] for i in range(m.rows)])
+    cond = np.linalg.cond(a)
+    if not np.isfinite(cond) or cond > (1e12 if strict else COND_MAX):
+        return False
+    return kind != "positive-det" or np.linalg.det(a) > 0
+
+
+def _flags(guards: list[_Guard]) -> dict[Expr, set[str]]:
+    """Which symbols sit under which guard kinds (to bias sampling: positive, boosted diagonal, small)."""
+    out: dict[Expr, set[str]] = {}
+    for g in guards:
+        for s in g.node.args[0].free_symbols:
+            out.setdefault(s, set()).add(g.kind)
+    return out
+
+
+def _sample(s: Expr, shape: tuple[int, int], flags: set[str], strategy: int, scale: float,
+            gen: np.random.Generator) -> np.ndarray:
+    """A random generic value. Strategies: 0 by the guards (positive under log/sqrt, a mild diagonal shift √n·I
+    under inv/solve/det, which keeps the matrix far from symmetric), 1 plain normal, 2 all positive with a strong
+    shift, 3 normal with a strong shift (2√n + 1)·I; the random part is multiplied by ``scale``."""
+    r, c = shape
+    positive = strategy == 2 or (strategy == 0 and "positive" in flags)
+    a = scale * (gen.uniform(0.5, 1.5, shape) if positive else gen.standard_normal(shape))
+    if "bounded" in flags:
+        a = 0.3 * a
+    if r == c and r > 1:
+        if strategy == 0 and flags & {"invertible", "positive-det"}:
+            a = a + math.sqrt(r) * np.eye(r)
+        elif strategy in (2, 3):
+            a = a + (2 * math.sqrt(r) + 1) * np.eye(r)
+    if s.params[1]:
+        a = (a + a.T) / 2
+    return a
+
+
+def _to_mp(arr: np.ndarray) -> mpmath.matrix:
+    m = mpmath.matrix(arr.shape[0], arr.shape[1])
+    for i in range(arr.shape[0]):
+        for j in range(arr.shape[1]):
+            v = arr[i, j]
+            m[i, j] = mpmath.mpf(int(v)) if isinstance(v, (int, np.integer)) else mpmath.mpmathify(v)
+    return m
+
+
+def _natural(s: Expr, arr: np.ndarray) -> np.ndarray | float:
+    """The value in numpy's natural shape: n×1 → 1-D, 1×1 → float, otherwise 2-D."""
+    a = np.asarray(arr.astype(float))
+    if a.shape == (1, 1):
+        return float(a[0, 0])
+    return a[:, 0] if s.shape[1] == ONE else a
+
+
+def _entries(v: Any) -> list[Any]:
+    if isinstance(v, mpmath.matrix):
+        return [v[i, j] for i in range(v.rows) for j in range(v.cols)]
+    return [v]
+
+
+def _digits(diff: Any, scale: Any, cap: float) -> float:
+    if diff == 0:
+        return cap
+    if scale == 0:
+        return 0.0
+    d = -float(mpmath.log10(abs(diff) / scale))
+    return round(min(cap, max(0.0, d)), 1)
+
+
+def _call(fn: Callable[..., Any], vals: list[Any], what: str) -> Any:
+    try:
+        return fn(*vals)
+    except MatderivError:
+        raise
+    except Exception as exc:  # mpmath/numpy raise ZeroDivisionError, ValueError, ... at a bad point
+        raise CheckError(f"check: evaluating {what} failed at the chosen point: {type(exc).__name__}: {exc}") from exc
+
+
+# ---- the certificate ------------------------------------------------------------------------------------------------
+def check(f: object, wrt: object, at: Mapping[object, object] | None = None, dps: int = 50, rng: int | None = 0,
+          seed: object = None, grad: object = None, directions: int = 3) -> CheckReport:
+    """Certify d f/d wrt (or the VJP ⟨seed, f⟩ for matrix-valued f, or the candidate ``grad``) at a point.
+
+    ``wrt``: a symbol, a name, or a list of them. ``seed``: for a matrix-valued f, an expression of f's shape;
+    the checked scalar is ⟨seed, f⟩. ``grad``: candidate formulas (one per variable) to certify instead of
+    matderiv's own. ``at``: the value of every symbol of f (symbols or names → numbers, lists, arrays; vectors
+    1-D or n×1), and optionally sizes of dimensions by name (``{"n": 10}``). Values not given — all of them, or
+    those of symbols only in the seed — are random and generic (not symmetric, well-conditioned under
+    inv/solve/det, positive under log/sqrt, away from kinks and saturation), drawn from
+    ``numpy.random.default_rng(rng)``, which also draws the directions. Dimensions no value fixes get small
+    distinct sizes (3, 4, 2, 5, …).
+    ``ok`` when mpmath digits ≥ dps − 10 and float64 digits ≥ 8; see the module docstring for the method.
+    """
+    f = as_expr(f, "check: the expression")
+    if isinstance(dps, bool) or not isinstance(dps, int) or dps < 15:
+        raise ArgumentError(f"check: dps must be an int ≥ 15, got {dps!r}")
+    if isinstance(directions, bool) or not isinstance(directions, int) or directions < 1:
+        raise ArgumentError(f"check: directions must be a positive int, got {directions!r}")
+    if rng is not None and (isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0):
+        raise ArgumentError(f"check: rng must be a non-negative int seed or None, got {rng!r}")
+    ws = _wrt_list(f, wrt)
+    seed_e = None
+    if seed is None:
+        if not f.is_scalar:
+            raise DerivativeError(f"check needs a scalar, but {describe(f)} is not; for a matrix-valued expression "
+                                  f"give a seed of its shape: md.check(F, {ws[0].name!r}, seed=md.ones_like(F))")
+        phi = f
+    else:
+        seed_e = as_expr(seed, "check: seed")
+        if seed_e.shape != f.shape:
+            raise DerivativeError(f"check: the seed {describe(seed_e)} must have the shape of {describe(f)}")
+        for w in ws:
+            if w in seed_e.free_symbols:
+                raise ArgumentError(f"check: the seed {seed_e} depends on {w.name!r}, but the seed is held "
+                                    "constant; differentiate with respect to another symbol")
+        phi = sum_(mul(seed_e, f))
+    if grad is not None:
+        formulas = _candidates(grad, ws)
+    elif seed_e is None:
+        formulas = list(_grad(f, ws))  # type: ignore[arg-type]
+    else:
+        formulas = list(_vjp(f, ws, seed_e))  # type: ignore[arg-type]
+
+    syms, dim_syms = _symbols_and_dims([phi, *formulas, *ws])
+    point = _Point(syms, dim_syms)
+    if at is not None:
+        point.bind(at, f.free_symbols)
+    point.default_sizes()
+    shapes = {s: (point.concrete(s.shape[0]), point.concrete(s.shape[1])) for s in syms}
+    dim_sizes = {d.name: point.size[d] for d in dim_syms}
+    if rng is None:
+        rng = int(np.random.SeedSequence().entropy % 2**63)
+    gen = np.random.default_rng(int(rng))
+    random_syms = [s for s in syms if s not in point.values]
+    values = _find_point(syms, shapes, point.values, random_syms, _guards([phi, *formulas]), gen, dim_sizes)
+    dirs = {w: [_direction(w, shapes[w], values[w], gen) for _ in range(directions)] for w in ws}
+
+    digits_m, fd, phis = _mpmath_digits(syms, phi, formulas, ws, values, dirs, dps, dim_sizes)
+    digits_n: dict[str, float | None] = {}
+    numpy_error = _numpy_digits(syms, formulas, ws, values, dirs, fd, phis, digits_n)
+    ok = all(d >= dps - MARGIN for d in digits_m.values()) and all(d is not None and d >= NUMPY_DIGITS
+                                                                 for d in digits_n.values())
+    return CheckReport(ok=ok, f=f, wrt=tuple(ws), formulas=tuple(formulas), digits_mpmath=digits_m,
+                       digits_numpy=digits_n, dps=dps, rng=int(rng), dims=dim_sizes, seed=seed_e,
+                       candidate=grad is not None, directions=directions, numpy_error=numpy_error,
+                       values={s.name: values[s].astype(float) for s in syms})
+
+
+def _symbols_and_dims(exprs: list[Expr]) -> tuple[list[Expr], list[sympy.Symbol]]:
+    """The symbols and the dimension symbols of ``exprs``, in order of appearance (one shape per name)."""
+    syms: list[Expr] = []
+    names: dict[str, Expr] = {}
+    dims: list[sympy.Symbol] = []
+    for n in iter_nodes(exprs):
+        if n.is_symbol:
+            other = names.setdefault(n.name, n)
+            if other != n:
+                raise ShapeError(f"check: symbol {n.name!r} is used with two shapes: {describe(n)} and "
+                                 f"{describe(other)}")
+            if n not in syms:
+                syms.append(n)
+        for d in n.shape:
+            for s in sorted(sympy.sympify(d).free_symbols, key=lambda s: s.name):
+                if s not in dims:
+                    dims.append(s)
+    return syms, dims
+
+
+def _mpmath_digits(syms: list[Expr], phi: Expr, formulas: list[Expr], ws: list[Expr],
+                   values: dict[Expr, np.ndarray], dirs: dict[Expr, list[np.ndarray]], dps: int,
+                   dims: dict[str, int]) -> tuple[dict[str, float], dict[Expr, list[Any]], dict[Expr, list[Any]]]:
+    """Digits of ⟨G, D⟩ (mpmath, ``2·dps + 10`` digits) against (φ(x + hD) − φ(x − hD))/2h, h = 10^−(dps+5).
+
+    Returns the digits per variable, the difference quotients and max(|φ(x ± hD)|) (the noise scale).
+    """
+    phi_fn = mpmath_function(syms, phi, dims)
+    grad_fn = mpmath_function(syms, formulas, dims)
+    digits: dict[str, float] = {}
+    fd: dict[Expr, list[Any]] = {}
+    phis: dict[Expr, list[Any]] = {}
+    with mpmath.workdps(2 * dps + 10):
+        h = mpmath.mpf(10) ** -(dps + 5)
+        mp_vals = [_to_mp(values[s]) for s in syms]
+        gs = _call(grad_fn, mp_vals, "the derivative formula (mpmath)")
+        for k, w in enumerate(ws):
+            i = syms.index(w)
+            fd[w], phis[w], worst = [], [], float(dps)
+            for d in dirs[w]:
+                dm = _to_mp(d)
+                plus, minus = list(mp_vals), list(mp_vals)
+                plus[i], minus[i] = mp_vals[i] + h * dm, mp_vals[i] - h * dm
+                fp = _call(phi_fn, plus, "the expression (mpmath)")
+                fm = _call(phi_fn, minus, "the expression (mpmath)")
+                q = (fp - fm) / (2 * h)
+                formula = mpmath.fsum(a * b for a, b in zip(_entries(gs[k]), _entries(dm)))
+                tiny = mpmath.mpf(10) ** -15 * max(abs(fp), abs(fm))
+                worst = min(worst, _digits(q - formula, max(abs(q), tiny), float(dps)))
+                fd[w].append(q)
+                phis[w].append(max(abs(fp), abs(fm)))
+            digits[w.name] = worst
+    return digits, fd, phis
+
+
+def _direction(w: Expr, shape: tuple[int, int], value: np.ndarray, gen: np.random.Generator) -> np.ndarray:
+    """A random direction of W's shape (symmetric for a symmetric W), scaled like W's entries."""
+    d = gen.standard_normal(shape)
+    if w.params[1]:
+        d = (d + d.T) / 2
+    size = max([1.0] + [abs(float(v)) for v in value.flat])
+    return d * size
+
+
+def _find_point(syms: list[Expr], shapes: dict[Expr, tuple[int, int]], given: dict[Expr, np.ndarray],
+                random_syms: list[Expr], guards: list[_Guard], gen: np.random.Generator,
+                dims: dict[str, int]) -> dict[Expr, np.ndarray]:
+    """Values for every symbol: the given ones, and random ones re-sampled until every domain condition holds."""
+    flags = _flags(guards)
+    targets = [g.node.args[0] for g in guards]
+    fns: dict[int, Callable[..., Any]] = {}
+
+    def failing(vals: dict[Expr, np.ndarray], strict: bool) -> _Guard | None:
+        if not guards:
+            return None
+        with mpmath.workdps(20):
+            mp_vals = [_to_mp(vals[s]) for s in syms]
+            try:
+                if -1 not in fns:
+                    fns[-1] = mpmath_function(syms, targets, dims)
+                outs = fns[-1](*mp_vals)
+            except MatderivError:
+                raise
+            except Exception:  # find the first guard whose argument cannot be evaluated
+                for k, g in enumerate(guards):
+                    if k not in fns:
+                        fns[k] = mpmath_function(syms, g.node.args[0], dims)
+                    try:
+                        fns[k](*mp_vals)
+                    except Exception:
+                        return g
+                return guards[0]  # pragma: no cover - some guard failed above
+            for g, v in zip(guards, outs):
+                if not _ok(g.kind, v, strict):
+                    return g
+        return None
+
+    if not random_syms:
+        vals = dict(given)
+        bad = failing(vals, strict=True)
+        if bad is not None:
+            raise CheckError(f"check: the values given in at are outside the domain: {bad.describe()}")
+        return vals
+    bad = None
+    for t in range(MAX_TRIES):
+        vals = dict(given)
+        for s in random_syms:
+            vals[s] = _sample(s, shapes[s], flags.get(s, set()), t % 4, 0.5 ** (t // 4 % 4), gen).astype(object)
+        bad = failing(vals, strict=False)
+        if bad is None:
+            return vals
+    assert bad is not None
+    raise CheckError(f"check: no valid random point found in {MAX_TRIES} tries: {bad.describe()}; "
+                     "give values with at=")
+
+
+def _numpy_digits(syms: list[Expr], formulas: list[Expr], ws: list[Expr], values: dict[Expr, np.ndarray],
+                  dirs: dict[Expr, list[np.ndarray]], fd: dict[Expr, list[Any]], scale: dict[Expr, list[Any]],
+                  out: dict[str, float | None]) -> str | None:
+    """Digits of ⟨G, D⟩ in float64 (the generated numpy function) against the mpmath difference quotients."""
+    for w in ws:
+        out[w.name] = None
+    try:
+        from .codegen import lambdify
+    except ImportError as exc:
+        return f"matderiv.codegen is not available ({exc})"
+    try:
+        fn = lambdify(list(syms), list(formulas))
+        with np.errstate(all="ignore"):
+            res = fn(*(_natural(s, values[s]) for s in syms))
+    except MatderivError:
+        raise
+    except Exception as exc:  # report, do not hide: the float64 comparison did not run
+        return f"{type(exc).__name__}: {exc}"
+    if not isinstance(res, tuple):  # pragma: no cover - a list of expressions gives a tuple
+        res = (res,)
+    for k, w in enumerate(ws):
+        g = np.asarray(res[k], dtype=float)
+        worst = NUMPY_CAP
+        for d, q, p in zip(dirs[w], fd[w], scale[w]):
+            if g.size != d.size:
+                return f"the numpy gradient for {w.name!r} has shape {g.shape}, expected {d.shape}"
+            formula = float(np.sum(g.reshape(d.shape) * d))
+            qf = float(q)
+            tiny = 1e-8 * float(p)
+            diff = qf - formula if np.isfinite(formula) else float("inf")
+            worst = min(worst, _digits(mpmath.mpf(diff), max(abs(qf), tiny), NUMPY_CAP)
+                        if np.isfinite(diff) else 0.0)
+        out[w.name] = worst
+    return None
