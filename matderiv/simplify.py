@@ -134,14 +134,17 @@ def _transposes_freely(e: Expr) -> bool:
 def transpose_of_elementwise(e: Expr) -> Expr:
     """(A + B)ᵀ = Aᵀ + Bᵀ, (A ⊙ B)ᵀ = Aᵀ ⊙ Bᵀ, f(X)ᵀ = f(Xᵀ), (X^{∘p})ᵀ = (Xᵀ)^{∘p} (C 4).
 
-    Applied only when at least half the operands transpose freely (transposes, products, symmetric), so that
-    (A + Aᵀ)ᵀ = A + Aᵀ while f(X Wᵀ)ᵀ stays a transpose of the forward value (which code then reuses).
+    Applied to sums and products when at least half the operands transpose freely (transposes, products,
+    symmetric), and to f(X) only when X is a transpose, so that (A + Aᵀ)ᵀ = A + Aᵀ while f(X Wᵀ + 𝟏bᵀ)ᵀ stays
+    a transpose of the forward value (which generated code then reuses).
     """
     a = e.args[0]
-    if a.op in ("add", "mul", "apply", "power"):
+    if a.op in ("add", "mul"):
         full = [x for x in a.args if not x.is_scalar]
         if 2 * sum(_transposes_freely(x) for x in full) >= len(full):
             return rebuild(a, [transpose(x) for x in a.args])
+    elif a.op in ("apply", "power") and a.args[0].op == "transpose":
+        return rebuild(a, [a.args[0].args[0]])
     return e
 
 
