@@ -1,0 +1,355 @@
+"""Code generation: ``md.numpy_code`` and ``md.lambdify``, and what every code printer shares.
+
+Shared by the printers (numpy here, mpmath for the certificate):
+
+* :func:`outputs_of` and :func:`resolve_args` turn what the user passed into expressions and parameter symbols;
+* :class:`Names` hands out identifiers that cannot clash (user symbols keep their names where possible);
+* :class:`Canonical` makes a value and its transpose one value, so that a forward pass the simplifier printed
+  once as ``X @ W.T + ones(N) @ b.T`` and once as ``W @ X.T + b @ ones(N).T`` is computed once;
+* :func:`use_counts` counts the uses of each node of a DAG (common subexpressions are the nodes used twice);
+* :func:`dim_bindings` says which argument's shape gives each dimension symbol.
+
+Generated code is built only from identifiers that passed :func:`matderiv.expr.check_name`, names made here, and
+numbers; it is compiled with ``exec`` in a fresh namespace (never user text).
+"""
+from __future__ import annotations
+
+import builtins
+import keyword
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Callable, Hashable, Iterable, Sequence
+
+import sympy
+
+from .errors import ArgumentError, InvalidNameError, ShapeError
+from .expr import ONE, Expr, check_name, describe, fmt_shape, iter_nodes
+from .ops import as_expr
+
+# Names a generated function may use besides its own: the numpy module and Python's builtins.
+RESERVED: frozenset[str] = frozenset({"np", "numpy"}) | frozenset(dir(builtins)) | frozenset(keyword.kwlist)
+# The global names the numpy code does use; the function itself must not be called one of these.
+GLOBALS_USED: frozenset[str] = frozenset({"np", "float", "ValueError"})
+
+
+# ---- what the user passed -------------------------------------------------------------------------------------
+def outputs_of(exprs: object) -> tuple[list[Expr], bool]:
+    """The expressions to evaluate, and whether the function returns a tuple (a list/tuple was given)."""
+    if isinstance(exprs, (list, tuple)):
+        if not exprs:
+            raise ArgumentError("no expressions given: pass an expression or a non-empty list of expressions")
+        return [as_expr(e, f"expression {i}") for i, e in enumerate(exprs)], True
+    return [as_expr(exprs, "the expression")], False
+
+
+def free_symbols_by_name(outputs: Sequence[Expr]) -> dict[str, Expr]:
+    """The symbols of all ``outputs`` by name (one name with two shapes raises ShapeError)."""
+    found: dict[str, Expr] = {}
+    for e in outputs:
+        for s in sorted(e.free_symbols, key=lambda s: s.name):
+            other = found.setdefault(s.name, s)
+            if other != s:
+                raise ShapeError(f"symbol {s.name!r} is used with two shapes: {fmt_shape(other.shape)} and "
+                                 f"{fmt_shape(s.shape)}" + ("" if other.shape != s.shape else
+                                                            " (one of them symmetric)"))
+    return found
+
+
+def resolve_args(outputs: Sequence[Expr], args: object) -> list[Expr]:
+    """The parameter symbols, from symbols or names; every symbol of ``outputs`` must be among them."""
+    if isinstance(args, (Expr, str)):
+        args = [args]
+    if not isinstance(args, (list, tuple)):
+        raise ArgumentError(f"args must be a list of symbols or names, got {type(args).__name__} {args!r}")
+    free = free_symbols_by_name(outputs)
+    params: list[Expr] = []
+    seen: set[str] = set()
+    for a in args:
+        if isinstance(a, str):
+            if a not in free:
+                names = ", ".join(sorted(free)) or "none"
+                raise ArgumentError(f"argument {a!r} is not a symbol of the expression (its symbols: {names})")
+            s = free[a]
+        elif isinstance(a, Expr):
+            if not a.is_symbol:
+                raise ArgumentError(f"argument {describe(a)} is not a symbol")
+            s = a
+            if s.name in free and free[s.name] != s:
+                raise ShapeError(f"argument {s.name!r} ({fmt_shape(s.shape)}) has another shape in the "
+                                 f"expression ({fmt_shape(free[s.name].shape)})")
+        else:
+            raise ArgumentError(f"args must be symbols or their names, got {type(a).__name__} {a!r}")
+        if s.name in seen:
+            raise ArgumentError(f"argument {s.name!r} is given twice")
+        seen.add(s.name)
+        params.append(s)
+    missing = sorted(set(free) - seen)
+    if missing:
+        raise ArgumentError(f"the expression uses {', '.join(map(repr, missing))}, which "
+                            f"{'is' if len(missing) == 1 else 'are'} not among the arguments "
+                            f"[{', '.join(p.name for p in params)}]")
+    return params
+
+
+# ---- identifiers -----------------------------------------------------------------------------------------------
+class Names:
+    """Identifiers of one generated function: each is handed out once and none is reserved."""
+
+    def __init__(self, reserved: Iterable[str] = RESERVED) -> None:
+        self.taken: set[str] = set(reserved)
+        self._next = 0
+
+    def claim(self, want: str) -> str:
+        """``want`` if free, else ``want_1``, ``want_2``, ... (in NFKC form: Python reads ``ｎｐ`` as ``np``)."""
+        want = unicodedata.normalize("NFKC", want)
+        name, i = want, 0
+        while name in self.taken:
+            i += 1
+            name = f"{want}_{i}"
+        self.taken.add(name)
+        return name
+
+    def temp(self, prefix: str = "t") -> str:
+        """A fresh temporary ``t0``, ``t1``, ... (skipping taken names)."""
+        while True:
+            name = f"{prefix}{self._next}"
+            self._next += 1
+            if name not in self.taken:
+                self.taken.add(name)
+                return name
+
+
+def function_name(name: object) -> str:
+    """A valid name for the generated function (an identifier that hides no name the generated code uses)."""
+    check_name(name, "function")
+    assert isinstance(name, str)
+    if unicodedata.normalize("NFKC", name) in GLOBALS_USED:
+        raise InvalidNameError(f"function name {name!r} would hide a name the generated code uses; choose another")
+    return name
+
+
+def parameter_names(params: Sequence[Expr], names: Names) -> dict[Expr, str]:
+    """Each parameter's identifier in the generated code: its own name unless that is reserved."""
+    out: dict[Expr, str] = {}
+    for p in params:  # names that are free first, so that renamed ones cannot take them
+        if unicodedata.normalize("NFKC", p.name) not in names.taken:
+            out[p] = names.claim(p.name)
+    for p in params:
+        if p not in out:
+            out[p] = names.claim(p.name)
+    return out
+
+
+# ---- dimensions ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DimUse:
+    """Axis ``axis`` of parameter ``param`` has size ``dim`` (axis 0 is a vector's length)."""
+
+    param: Expr
+    axis: int
+    dim: sympy.Expr
+    what: str  # "rows", "columns" or "length"
+
+
+def dim_uses(param: Expr) -> list[DimUse]:
+    """The sizes the shape of ``param`` fixes, on the axes of its natural array (vectors are 1-D)."""
+    r, c = param.shape
+    if r == ONE and c == ONE:
+        return []
+    if c == ONE:
+        return [DimUse(param, 0, r, "length")]
+    if r == ONE:
+        return [DimUse(param, 0, c, "length")]
+    return [DimUse(param, 0, r, "rows"), DimUse(param, 1, c, "columns")]
+
+
+def dim_bindings(params: Sequence[Expr]) -> tuple[dict[sympy.Symbol, DimUse], list[DimUse]]:
+    """``(binding, checks)``: the first use of each dimension symbol binds it; every other use is a check."""
+    binding: dict[sympy.Symbol, DimUse] = {}
+    checks: list[DimUse] = []
+    for p in params:
+        for u in dim_uses(p):
+            if isinstance(u.dim, sympy.Symbol) and u.dim not in binding:
+                binding[u.dim] = u
+            else:
+                checks.append(u)
+    return binding, checks
+
+
+# ---- transposes -----------------------------------------------------------------------------------------------------
+def _transposed(e: Expr, args: tuple[Expr, ...], params: tuple[Any, ...] | None = None) -> Expr:
+    return Expr(e.op, args, e.params if params is None else params, (e.shape[1], e.shape[0]))
+
+
+class Canonical:
+    """The IR with transposes at the leaves and one representative for each pair {V, Vᵀ}.
+
+    ``canon(e)`` is an expression equal to ``e`` in which a transpose wraps only a symbol or a representative
+    node; the representative of a pair is the orientation met first. Sums and products are matched as
+    multisets of terms, so ``X Wᵀ + 𝟏bᵀ`` and ``W Xᵀ + b𝟏ᵀ`` (= its transpose) are one value (C 4, C 5).
+    """
+
+    _ELEMENTWISE = ("add", "mul", "power", "apply")
+
+    def __init__(self) -> None:
+        self._memo: dict[Expr, Expr] = {}
+        self._reg: dict[Hashable, Expr] = {}
+        self._symmetric: set[Expr] = set()
+
+    def __call__(self, e: Expr) -> Expr:
+        memo = self._memo
+        for n in iter_nodes([e]):
+            if n in memo:
+                continue
+            if n.op == "transpose":
+                memo[n] = self.flip(memo[n.args[0]])
+            elif not n.args:
+                memo[n] = n
+            else:
+                args = tuple(memo[a] for a in n.args)
+                cand = n if all(a is b for a, b in zip(args, n.args)) else Expr(n.op, args, n.params, n.shape)
+                memo[n] = self._register(cand)
+        return memo[e]
+
+    @staticmethod
+    def _key(e: Expr) -> Hashable:
+        if e.op in ("add", "mul"):
+            counts: dict[Expr, int] = {}
+            for a in e.args:
+                counts[a] = counts.get(a, 0) + 1
+            return (e.op, e.params, e.shape, frozenset(counts.items()))
+        return (e.op, e.params, e.shape, e.args)
+
+    def flip(self, c: Expr) -> Expr:
+        """cᵀ for a canonical ``c`` (or a transpose of one)."""
+        if c.op == "transpose":
+            return c.args[0]
+        if c.is_scalar or c.op in ("eye", "diag") or c in self._symmetric or (c.op == "symbol" and c.params[1]):
+            return c
+        if c.op in ("ones", "zeros"):
+            return _transposed(c, (), ((c.shape[1], c.shape[0]),))
+        return Expr("transpose", (c,), (), (c.shape[1], c.shape[0]))
+
+    def _twin(self, c: Expr) -> Expr | None:
+        """cᵀ with the transpose pushed one level down, or None for ops it does not pass through."""
+        if c.is_scalar or c.op == "diag":
+            return c
+        if c.op in self._ELEMENTWISE or c.op in ("inv", "kron"):
+            return _transposed(c, tuple(self.flip(a) for a in c.args))
+        if c.op == "matmul":
+            return _transposed(c, tuple(self.flip(a) for a in reversed(c.args)))
+        return None
+
+    def _register(self, cand: Expr) -> Expr:
+        key = self._key(cand)
+        found = self._reg.get(key)
+        if found is not None:
+            return found
+        twin = self._twin(cand)
+        out = cand
+        if twin is not None:
+            tkey = self._key(twin)
+            if tkey == key:
+                self._symmetric.add(cand)
+            elif tkey in self._reg:
+                out = self.flip(self._reg[tkey])
+        self._reg[key] = out
+        return out
+
+
+# ---- common subexpressions ----------------------------------------------------------------------------------------
+def use_counts(roots: Sequence[Any]) -> tuple[list[Any], dict[Any, int]]:
+    """``(order, uses)`` for a DAG of nodes with ``.args``: children before parents, and how often each node
+    is used (as an argument, counted per parent argument slot, or as a root)."""
+    order: list[Any] = []
+    seen: set[Any] = set()
+    uses: dict[Any, int] = {}
+    for root in roots:
+        uses[root] = uses.get(root, 0) + 1
+        stack: list[tuple[Any, bool]] = [(root, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                order.append(node)
+                continue
+            if node in seen:
+                continue
+            seen.add(node)
+            stack.append((node, True))
+            stack.extend((a, False) for a in reversed(node.args) if a not in seen)
+    for node in order:
+        for a in node.args:
+            uses[a] = uses.get(a, 0) + 1
+    return order, uses
+
+
+# ---- the public functions --------------------------------------------------------------------------------------------
+def numpy_code(exprs: object, args: object, name: str = "f") -> str:
+    """The source of a standalone function ``name(*args)`` evaluating ``exprs`` with numpy.
+
+    Its only import is ``import numpy as np``. Arrays come in and go out in numpy's natural shapes: an n×1
+    vector or a 1×m row is a 1-D array, a 1×1 scalar a Python float, a matrix a 2-D array; inputs are converted
+    to float64 and their shapes checked against each other (a mismatch raises ``ValueError`` naming the
+    argument). Shared values are computed once, diag(v) products become broadcasting, inverses times something
+    become ``np.linalg.solve``, and chains of products are multiplied in a cheap order. A log det is evaluated
+    as ``np.linalg.slogdet(X)[1]``, which is log |det X|: it is log det X only where det X > 0.
+    """
+    from .printing.numpy import NumPyFunction
+    outputs, many = outputs_of(exprs)
+    params = resolve_args(outputs, args)
+    return NumPyFunction(outputs, params, function_name(name), many).source()
+
+
+def lambdify(args: object, exprs: object) -> Callable[..., Any]:
+    """A compiled numpy function of ``args`` evaluating ``exprs`` (an expression, or a list giving a tuple).
+
+    ``fn(*arrays)`` takes the arrays in the order of ``args``; ``fn.source`` is the generated source. Inputs
+    whose shapes do not fit raise :class:`~matderiv.errors.ShapeError`, a missing or extra value
+    :class:`~matderiv.errors.ArgumentError`.
+    """
+    from .printing.numpy import NumPyFunction
+    outputs, many = outputs_of(exprs)
+    params = resolve_args(outputs, args)
+    gen = NumPyFunction(outputs, params, "f", many)
+    source = gen.source()
+    namespace: dict[str, Any] = {"__name__": "matderiv_generated"}
+    exec(compile(source, "<matderiv.lambdify>", "exec"), namespace)  # noqa: S102 - our generated code
+    inner = namespace["f"]
+    code = inner.__code__
+    arg_names = [p.name for p in params]
+
+    def fn(*values: object) -> Any:
+        if len(values) != len(arg_names):
+            if len(values) < len(arg_names):
+                missing = ", ".join(repr(n) for n in arg_names[len(values):])
+                raise ArgumentError(f"missing the value of {missing}: the function takes "
+                                    f"({', '.join(arg_names)}), got {len(values)} value(s)")
+            raise ArgumentError(f"too many values: the function takes ({', '.join(arg_names)}), "
+                                f"got {len(values)}")
+        try:
+            return inner(*values)
+        except (ValueError, TypeError) as exc:
+            tb = exc.__traceback__
+            while tb is not None and tb.tb_next is not None:
+                tb = tb.tb_next
+            if tb is None or tb.tb_frame.f_code is not code:
+                raise  # raised inside numpy while computing, not by the generated argument checks
+            if gen.is_check_line(tb.tb_lineno):
+                raise ShapeError(str(exc)) from None
+            which = gen.argument_at_line(tb.tb_lineno)
+            if not which:
+                raise
+            raise ArgumentError(f"the value of {which!r} must be a number or an array of numbers: {exc}") from None
+
+    fn.__name__ = fn.__qualname__ = "f"
+    fn.__doc__ = ("A numpy function generated by matderiv.lambdify; called with the values of "
+                  f"({', '.join(arg_names)}). Its source:\n\n{source}")
+    fn.source = source  # type: ignore[attr-defined]
+    fn.args = tuple(params)  # type: ignore[attr-defined]
+    fn.exprs = tuple(outputs) if many else outputs[0]  # type: ignore[attr-defined]
+    fn.__wrapped__ = inner  # type: ignore[attr-defined]  # inspect.signature shows the parameters
+    return fn
+
+
+__all__ = ["numpy_code", "lambdify", "outputs_of", "resolve_args", "free_symbols_by_name", "Names", "RESERVED",
+           "GLOBALS_USED", "function_name", "parameter_names", "DimUse", "dim_uses", "dim_bindings", "Canonical", "use_counts"]
