@@ -14,7 +14,7 @@ class DerivativeError(MatderivError):
     """A derivative that cannot be taken (or would need a seed, or a symbol to differentiate by)."""
 
 
-class NameError_(MatderivError, ValueError):
+class InvalidNameError(MatderivError, ValueError):
     """A symbol name that is not a Python identifier, or is a keyword."""
 
 
@@ -35,5 +35,3 @@ class ParseError(MatderivError, ValueError):
 class CheckError(MatderivError):
     """A certificate that could not be computed (no valid point found, a value of the wrong shape)."""
 
-
-InvalidNameError = NameError_

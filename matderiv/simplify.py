@@ -208,6 +208,17 @@ def matmul_pull_inner_scalars(e: Expr) -> Expr:
     return e
 
 
+def matmul_of_ones(e: Expr) -> Expr:
+    """𝟏_{a×n} 𝟏_{n×b} = n 𝟏_{a×b} for a numeric n."""
+    a = e.args
+    for i in range(len(a) - 1):
+        if a[i].op == "ones" and a[i + 1].op == "ones" and a[i].shape[1].is_Integer:
+            n = int(a[i].shape[1])
+            rest = a[:i] + (ones(a[i].shape[0], a[i + 1].shape[1]),) + a[i + 2:]
+            return mul(n, matmul(*rest))
+    return e
+
+
 def matmul_cancel_inverse(e: Expr) -> Expr:
     """A⁻¹ A = A A⁻¹ = I (C 1)."""
     a = list(e.args)
@@ -482,11 +493,18 @@ def trace_of_kron(e: Expr) -> Expr:
 
 
 def diag_of_outer(e: Expr) -> Expr:
-    """diag(u vᵀ) = u ⊙ v for vectors u, v."""
+    """diag(u vᵀ) = u ⊙ v for vectors u, v; diag(𝟏𝟏ᵀ R) = Rᵀ𝟏 and diag(L 𝟏𝟏ᵀ) = L 𝟏."""
     a = e.args[0]
-    if a.op == "matmul" and len(a.args) == 2 and a.args[0].shape[1] == ONE:
+    if a.op != "matmul":
+        return e
+    if len(a.args) == 2 and a.args[0].shape[1] == ONE:
         u, vt = a.args
         return mul(u, transpose(vt))
+    first, last = a.args[0], a.args[-1]
+    if first.op == "ones":
+        return matmul(transpose(matmul(*a.args[1:])), ones(first.shape[1], 1))
+    if last.op == "ones":
+        return matmul(*a.args[:-1], ones(last.shape[0], 1))
     return e
 
 
@@ -508,7 +526,7 @@ for _op, _rules in {
     "transpose": [transpose_of_transpose, transpose_of_symmetric, transpose_of_product, transpose_of_elementwise,
                   transpose_of_inverse],
     "matmul": [matmul_of_zero, matmul_drop_identity, matmul_of_scalars, matmul_pull_scalars, matmul_pull_inner_scalars,
-               matmul_cancel_inverse],
+               matmul_of_ones, matmul_cancel_inverse],
     "add": [add_drop_zeros, add_collect, add_common_number, add_common_factor, add_factor, add_sort],
     "mul": [mul_of_zero, mul_numbers, mul_drop_ones, mul_powers, mul_sigmoid, mul_sign, mul_sort],
     "power": [power_trivial],
