@@ -261,22 +261,10 @@ class Canonical:
 def use_counts(roots: Sequence[Any]) -> tuple[list[Any], dict[Any, int]]:
     """``(order, uses)`` for a DAG of nodes with ``.args``: children before parents, and how often each node
     is used (as an argument, counted per parent argument slot, or as a root)."""
-    order: list[Any] = []
-    seen: set[Any] = set()
+    order = iter_nodes(roots)
     uses: dict[Any, int] = {}
     for root in roots:
         uses[root] = uses.get(root, 0) + 1
-        stack: list[tuple[Any, bool]] = [(root, False)]
-        while stack:
-            node, done = stack.pop()
-            if done:
-                order.append(node)
-                continue
-            if node in seen:
-                continue
-            seen.add(node)
-            stack.append((node, True))
-            stack.extend((a, False) for a in reversed(node.args) if a not in seen)
     for node in order:
         for a in node.args:
             uses[a] = uses.get(a, 0) + 1

@@ -7,7 +7,7 @@ and two nodes are equal when these are equal (structural equality, as in SymPy).
 from __future__ import annotations
 
 import keyword
-from typing import TYPE_CHECKING, Any, Iterable, Union
+from typing import TYPE_CHECKING, Any, Iterable, TypeVar, Union
 
 import sympy
 
@@ -16,6 +16,7 @@ from .errors import ArgumentError, InvalidNameError, ShapeError
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Hashable
 
+N = TypeVar("N")
 Dim = sympy.Expr
 Shape = tuple[sympy.Expr, sympy.Expr]
 ONE = sympy.Integer(1)
@@ -235,12 +236,12 @@ def describe(e: Expr) -> str:
 ExprLike = Union[Expr, int, float]
 
 
-def iter_nodes(roots: Iterable[Expr]) -> list[Expr]:
-    """All distinct nodes below ``roots``, children before parents (a topological order)."""
-    order: list[Expr] = []
-    seen: set[Expr] = set()
+def iter_nodes(roots: Iterable[N]) -> list[N]:
+    """All distinct nodes below ``roots`` (anything hashable with ``.args``), children before parents."""
+    order: list[N] = []
+    seen: set[N] = set()
     for root in roots:
-        stack: list[tuple[Expr, bool]] = [(root, False)]
+        stack: list[tuple[N, bool]] = [(root, False)]
         while stack:
             node, done = stack.pop()
             if done:
