@@ -227,13 +227,22 @@ class _Point:
             raise ShapeError(f"check: the value of {s.name!r} is {shape[0]}×{shape[1]}, but {s.name} is "
                              f"{fmt_shape(s.shape)} = {want[0]}×{want[1]}" + (f" ({srcs})" if srcs else ""))
 
-    def default_sizes(self) -> None:
+    def default_sizes(self, variant: int = 0) -> bool:
+        """Sizes for the dimensions no value fixes: small and distinct; ``variant`` 1, 2, 3 reorders them
+        (reversed, descending, ascending) for when the first choice makes a matrix singular (XᵀX with X wide).
+        Returns whether this variant is a new assignment."""
+        for d in [d for d, src in self.source.items() if src == "default"]:
+            del self.size[d], self.source[d]
+        open_dims = [d for d in self.dims.values() if d not in self.size]
         used = set(self.size.values())
         free = [n for n in SIZES if n not in used] + list(range(SIZES[-1] + 1, SIZES[-1] + 100))
-        for d in self.dims.values():
-            if d not in self.size:
-                n = free.pop(0)
-                self.size[d], self.source[d] = n, "default"
+        sizes = free[:len(open_dims)]
+        reordered = [sizes, sizes[::-1], sorted(sizes, reverse=True), sorted(sizes)][variant]
+        if variant and reordered in [sizes, sizes[::-1], sorted(sizes, reverse=True), sorted(sizes)][:variant]:
+            return False
+        for d, n in zip(open_dims, reordered):
+            self.size[d], self.source[d] = n, "default"
+        return True
 
 
 # ---- domains: where the formulas may be evaluated -----------------------------------------------------------------
@@ -410,14 +419,24 @@ def check(f: object, wrt: object, at: Mapping[object, object] | None = None, dps
     point = _Point(syms, dim_syms)
     if at is not None:
         point.bind(at, f.free_symbols)
-    point.default_sizes()
-    shapes = {s: (point.concrete(s.shape[0]), point.concrete(s.shape[1])) for s in syms}
-    dim_sizes = {d.name: point.size[d] for d in dim_syms}
     if rng is None:
         rng = int(np.random.SeedSequence().entropy % 2**63)
-    gen = np.random.default_rng(int(rng))
     random_syms = [s for s in syms if s not in point.values]
-    values = _find_point(syms, shapes, point.values, random_syms, _guards([phi, *formulas]), gen, dim_sizes)
+    failure: CheckError | None = None
+    for variant in range(4):  # another order of the default sizes when the first makes the domain empty
+        if not point.default_sizes(variant):
+            continue
+        shapes = {s: (point.concrete(s.shape[0]), point.concrete(s.shape[1])) for s in syms}
+        dim_sizes = {d.name: point.size[d] for d in dim_syms}
+        gen = np.random.default_rng(int(rng))
+        try:
+            values = _find_point(syms, shapes, point.values, random_syms, _guards([phi, *formulas]), gen, dim_sizes)
+            break
+        except CheckError as exc:
+            failure = exc
+    else:
+        point.default_sizes(0)
+        raise failure  # type: ignore[misc]
     dirs = {w: [_direction(w, shapes[w], values[w], gen) for _ in range(directions)] for w in ws}
 
     digits_m, fd, phis = _mpmath_digits(syms, phi, formulas, ws, values, dirs, dps, dim_sizes)

@@ -391,3 +391,12 @@ def test_errors_name_the_culprit(case: Any) -> None:
 def test_user_function_with_rational_coefficient() -> None:
     third = md.elementwise("cube_third", lambda t: t ** 3 + t / 3)
     assert md.check(md.sum(third(X)), X, dps=30).ok
+
+
+def test_default_sizes_are_reordered_when_they_make_the_domain_empty() -> None:
+    # X n×m with the first default sizes n=3 < m=4 makes XᵀX singular; the certificate must try n > m instead.
+    Xw = md.matrix("X", "n", "m")
+    report = md.check(md.logdet(Xw.T @ Xw), Xw, dps=30)
+    assert report.ok and report.dims["n"] > report.dims["m"]
+    # a wrong candidate (the gradient of log det X for a square X) still fails there
+    assert not md.check(md.logdet(Xw.T @ Xw), Xw, dps=30, grad=Xw @ md.inv(Xw.T @ Xw)).ok
