@@ -319,12 +319,12 @@ def add_factor(e: Expr) -> Expr:
 
 
 def add_sort(e: Expr) -> Expr:
-    """Terms in canonical order: numbers, positive terms, full-shape terms first, then by text:
-    A x − b, A + Aᵀ, 1 − tanh²(x), s ⊙ c − a."""
+    """Terms in canonical order: positive terms first, numbers first among them, full-shape terms before
+    scalars, then by text: A x − b, A + Aᵀ, 1 − tanh²(x), s ⊙ c − a, X A − 0.1."""
     key = []
     for t in e.args:
         c, rest = split_coefficient(t)
-        key.append(((t.op != "const", c < 0, t.is_scalar, text(rest)), t))
+        key.append(((c < 0, t.op != "const", t.is_scalar, text(rest)), t))
     order = [t for _, t in sorted(key, key=lambda kt: kt[0])]
     return e if order == list(e.args) else add(*order)
 
@@ -497,9 +497,10 @@ def diag_of_outer(e: Expr) -> Expr:
     a = e.args[0]
     if a.op != "matmul":
         return e
-    if len(a.args) == 2 and a.args[0].shape[1] == ONE:
-        u, vt = a.args
-        return mul(u, transpose(vt))
+    if a.args[0].shape[1] == ONE:  # diag(u R) = u ⊙ Rᵀ for a column u and a row R
+        return mul(a.args[0], transpose(matmul(*a.args[1:])))
+    if a.args[-1].shape[0] == ONE:  # diag(L r) = L ⊙ rᵀ for a column L and a row r
+        return mul(matmul(*a.args[:-1]), transpose(a.args[-1]))
     first, last = a.args[0], a.args[-1]
     if first.op == "ones":
         return matmul(transpose(matmul(*a.args[1:])), ones(first.shape[1], 1))
@@ -509,11 +510,38 @@ def diag_of_outer(e: Expr) -> Expr:
 
 
 def pull_coefficient(e: Expr) -> Expr:
-    """tr(c X) = c tr X, sum(c X) = c sum X (linear ops commute with numbers)."""
-    c, rest = split_coefficient(e.args[0])
+    """tr(c X) = c tr X, sum(c X) = c sum X, diag(c X) = c diag X, A⁻¹(c B) = c A⁻¹B (linear in the last
+    argument: numbers commute out)."""
+    c, rest = split_coefficient(e.args[-1])
     if c == 1 or rest.op == "const":
         return e
-    return scale(c, rebuild(e, [rest]))
+    return scale(c, rebuild(e, [*e.args[:-1], rest]))
+
+
+def sum_of_softmax(e: Expr) -> Expr:
+    """Σᵢ softmax(z)ᵢ = 1."""
+    return const(1) if e.args[0].op == "softmax" else e
+
+
+def diag_of_sum(e: Expr) -> Expr:
+    """diag(A + B) = diag A + diag B (diag is linear)."""
+    a = e.args[0]
+    return add(*[rebuild(e, [t]) for t in a.args]) if a.op == "add" and not any(t.is_scalar for t in a.args) else e
+
+
+def matmul_diag_ones(e: Expr) -> Expr:
+    """diag(v) 𝟏 = v and 𝟏ᵀ diag(v) = vᵀ: a diagonal matrix times ones is its vector."""
+    a = list(e.args)
+    for i in range(len(a) - 1):
+        if a[i].op == "diag" and a[i + 1].op == "ones":
+            v, o = a[i].args[0], a[i + 1]
+            new = v if o.shape[1] == ONE else matmul(v, ones(1, o.shape[1]))
+            return matmul(*a[:i], new, *a[i + 2:])
+        if a[i].op == "ones" and a[i + 1].op == "diag":
+            o, v = a[i], a[i + 1].args[0]
+            new = transpose(v) if o.shape[0] == ONE else matmul(ones(o.shape[0], 1), transpose(v))
+            return matmul(*a[:i], new, *a[i + 2:])
+    return e
 
 
 def linear_of_zero(e: Expr) -> Expr:
@@ -526,16 +554,17 @@ for _op, _rules in {
     "transpose": [transpose_of_transpose, transpose_of_symmetric, transpose_of_product, transpose_of_elementwise,
                   transpose_of_inverse],
     "matmul": [matmul_of_zero, matmul_drop_identity, matmul_of_scalars, matmul_pull_scalars, matmul_pull_inner_scalars,
-               matmul_of_ones, matmul_cancel_inverse],
+               matmul_of_ones, matmul_diag_ones, matmul_cancel_inverse],
     "add": [add_drop_zeros, add_collect, add_common_number, add_common_factor, add_factor, add_sort],
     "mul": [mul_of_zero, mul_numbers, mul_drop_ones, mul_powers, mul_sigmoid, mul_sign, mul_sort],
     "power": [power_trivial],
     "apply": [apply_inverse_pair],
     "trace": [of_transpose, of_scalar, pull_coefficient, trace_of_kron],
-    "diagpart": [diag_of_outer],
+    "diagpart": [diag_of_sum, diag_of_outer, pull_coefficient],
+    "solve": [pull_coefficient],
     "det": [of_transpose, of_scalar],
     "logdet": [of_transpose, of_scalar, logdet_of_inverse],
-    "sum": [of_transpose, of_scalar, pull_coefficient],
+    "sum": [of_transpose, of_scalar, pull_coefficient, sum_of_softmax],
     "norm2": [of_transpose, of_scalar],
     "inv": [of_scalar, inv_of_inv, inv_of_product],
 }.items():
