@@ -124,7 +124,37 @@ CASES = [
     Case("logdet_XTX", lambda: (md.logdet(_X().T @ _X()), _X()), "2 * X @ inv(X.T @ X)",
          r"2 X \left(X^{\top} X\right)^{-1}",
          _vals(X=(N, M)), lambda X: np.log(det(X.T @ X)), lambda X: 2 * X @ inv(X.T @ X)),
+    # xᵀ X x written with diagonal matrices: Σᵢⱼ xᵢ Xᵢⱼ xⱼ = 1ᵀ diag(x) X diag(x) 1, so ∂/∂x = (X + Xᵀ)x (C 81)
+    Case("diag_quadratic", lambda: (md.sum(md.diag(_x()) @ _Xsq() @ md.diag(_x())), _x()), "(X + X.T) @ x",
+         r"\left(X + X^{\top}\right) x",
+         _vals(x=(N, 1), X=(N, N)), lambda x, X: float(np.sum(np.diag(x[:, 0]) @ X @ np.diag(x[:, 0]))),
+         lambda x, X: (X + X.T) @ x),
+    # Σ relu(XA − 0.1): ∂/∂A = Xᵀ step(XA − 0.1) (a number comes after the terms it shifts)
+    Case("relu_shift", lambda: (md.sum(md.relu(_X() @ md.matrix("A", "m", "p") - 0.1)), md.matrix("A", "m", "p")),
+         "X.T @ step(X @ A - 0.1)", r"X^{\top} \operatorname{step}\left(X A - 0.1\right)",
+         _vals(X=(N, M), A=(M, P)), lambda X, A: float(np.sum(np.maximum(X @ A - 0.1, 0))),
+         lambda X, A: X.T @ (X @ A - 0.1 > 0)),
+    # negative entropy Σ s ⊙ log s of s = softmax(Ax): ∂/∂x = Aᵀ(s ⊙ (z − sᵀz)) with z = log s (Σ s = 1 used)
+    Case("softmax_entropy", lambda: (md.sum(md.softmax(md.matrix("A", "n", "m") @ _b())
+                                            * md.log(md.softmax(md.matrix("A", "n", "m") @ _b()))), _b()),
+         "A.T @ (softmax(A @ b) * (A @ b - logsumexp(A @ b) - softmax(A @ b).T @ (A @ b - logsumexp(A @ b))))",
+         r"A^{\top} \left(\operatorname{softmax}\left(A b\right) \odot \left(A b - \operatorname{logsumexp}\left(A b\right)"
+         r" - \operatorname{softmax}\left(A b\right)^{\top} \left(A b - \operatorname{logsumexp}\left(A b\right)\right)\right)\right)",
+         _vals(A=(N, M), b=(M, 1)),
+         lambda A, b: float(np.sum(_softmax(A @ b) * np.log(_softmax(A @ b)))),
+         lambda A, b: A.T @ (_softmax(A @ b) * (np.log(_softmax(A @ b)) - _softmax(A @ b).T @ np.log(_softmax(A @ b))))),
+    # ‖X⁻¹A‖²_F: ∂/∂X = −2 X^{-T} (X⁻¹A) (X⁻¹A)ᵀ (Giles §2.3.5, the number outside the solve)
+    Case("solve_frobenius", lambda: (md.sum(md.solve(_Xsq(), md.matrix("A", "n", "m")) ** 2), _Xsq()),
+         "-2 * solve(X.T, solve(X, A)) @ solve(X, A).T",
+         r"-2 X^{-\top} X^{-1} A \left(X^{-1} A\right)^{\top}",
+         _vals(X=(N, N), A=(N, M)), lambda X, A: float(np.sum(np.linalg.solve(X, A) ** 2)),
+         lambda X, A: -2 * inv(X).T @ inv(X) @ A @ (inv(X) @ A).T),
 ]
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max())
+    return e / e.sum()
 
 
 def _setup(case: Case) -> tuple[md.Expr, md.Expr, md.Expr, dict[str, np.ndarray]]:

@@ -103,8 +103,12 @@ class LatexPrinter(Printer):
             return f"{latex_number(c)} {s}", (NEG if c < 0 else MUL)
         return s, MUL
 
+    def _factor(self, a: Expr) -> str:
+        """A factor of a product; products (and A⁻¹B) need no parentheses: matrix products associate."""
+        return self.emit(a)[0] if a.op in ("matmul", "solve") else self.wrap(a, MUL + 1)
+
     def _print_matmul(self, e: Expr) -> tuple[str, int]:
-        return " ".join(self.wrap(a, MUL + 1) for a in e.args), MUL
+        return " ".join(self._factor(a) for a in e.args), MUL
 
     def _print_power(self, e: Expr) -> tuple[str, int]:
         a, p = e.args[0], e.params[0]
@@ -127,7 +131,7 @@ class LatexPrinter(Printer):
 
     def _print_solve(self, e: Expr) -> tuple[str, int]:
         a, b = e.args
-        return f"{self.emit(_inv(a))[0]} {self.wrap(b, MUL + 1)}", MUL
+        return f"{self.emit(_inv(a))[0]} {self._factor(b)}", MUL
 
     def _print_kron(self, e: Expr) -> tuple[str, int]:
         return " \\otimes ".join(self.wrap(a, MUL + 1) for a in e.args), MUL
