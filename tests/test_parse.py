@@ -237,6 +237,10 @@ def test_types_from_names_where_clause_and_keywords() -> None:
     # Greek names are scalars, lower-case names vectors, upper-case ones matrices
     for name in ("alpha", "lambda_", "sigma2", "beta_hat", "\u03b1"):
         assert md.parse(f"{name}*x").args[0] == md.scalar(name)
+    # lambda is a Python keyword: the Greek scalar written lambda is the symbol lambda_, printed λ
+    assert md.parse("lambda*x").args[0] == md.scalar("lambda_")
+    assert md.parse("lambda*x where lambda: scalar") == md.parse("lambda_*x")
+    assert md.latex(md.parse("lambda*x")) == r"\lambda x"
     assert md.parse("alphas").shape == (n, ONE)
     s = md.scalar("s")
     assert md.parse("s*X where s: scalar") == s * md.matrix("X", n, as_dim("m"))
@@ -339,7 +343,6 @@ def caret_column(message: str) -> int:
     ("x # y", 3, "unexpected character"),
     ("foo(x) + y", 1, "unknown function 'foo'"),
     ("x + if", 5, "not a valid identifier"),
-    ("lambda*x", 1, "lambda_"),
     ("_secret + x", 1, "not a valid identifier"),
     ("__import__(x)", 1, "unknown function"),
     ("x'*A*x where A: matrx", 17, "expected a type"),
