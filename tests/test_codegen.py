@@ -550,6 +550,7 @@ class RandomExpr:
             lambda: self.gen((rows, n), d) @ self.gen((n, n), d) @ self.gen((n, cols), d),
             lambda: md.apply(self.r.choice(["sin", "tanh", "sigmoid", "relu", "abs", "cos"]), self.gen(shape, d)),
             lambda: md.exp(0.1 * self.gen(shape, d)) ** self.r.choice([-1, 0.5, -0.5, 2, 3]),
+            lambda: (md.exp(0.1 * self.gen(shape, d)) ** self.r.choice([2, -1, 0.5])) ** self.r.choice([2, -1, 3]),
             lambda: md.sqrt(1 + self.gen(shape, d) ** 2),
             lambda: self.gen(shape, d) / (2 + md.sin(self.gen(shape, d))),
         ]
