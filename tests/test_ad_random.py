@@ -1,7 +1,7 @@
 """Reverse mode on random composite expressions: every gradient md.grad derives (and simplifies) agrees with
 float64 central differences of the expression itself.
 
-Both sides are evaluated by ``reference`` (tests/test_codegen.py), a direct op-by-op numpy evaluation of the IR
+Both sides are evaluated by ``reference`` (tests/conftest.py), a direct op-by-op numpy evaluation of the IR
 written in the tests, so neither the derivation nor the code generator checks itself. This is the guard against
 a simplifier rule that is wrong in some combination no hand-written identity covers.
 """
@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import matderiv as md
-from test_codegen import M, N, V, RandomExpr, reference
+from conftest import reference
+from test_codegen import M, N, V, RandomExpr
 
 DIMS = {"n": N, "m": M}
 

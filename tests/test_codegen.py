@@ -10,7 +10,6 @@ import random
 import subprocess
 import sys
 import textwrap
-from functools import reduce
 from typing import Any, Callable
 
 import numpy as np
@@ -19,6 +18,7 @@ import sympy
 
 import matderiv as md
 from matderiv.expr import Expr
+from conftest import reference
 from matderiv.ops import blockdot, blocksum
 
 N, M = 4, 3
@@ -451,75 +451,6 @@ def test_gradients_against_finite_differences(which: str) -> None:
 
 
 # ---- random expressions against a direct 2-D evaluation --------------------------------------------------------------
-_FUNCS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh, "sqrt": np.sqrt,
-    "abs": np.abs, "sign": np.sign, "relu": lambda x: np.maximum(x, 0), "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
-    "softplus": lambda x: np.log1p(np.exp(x)), "step": lambda x: (x > 0) * 1.0,
-}
-
-
-def reference(e: Expr, env: dict[str, np.ndarray], dims: dict[str, int]) -> np.ndarray:
-    """``e`` evaluated op by op on 2-D arrays (vectors n×1, scalars 1×1), the plainest numpy there is."""
-    def size(d: sympy.Expr) -> int:
-        return int(d.subs({sympy.Symbol(k, integer=True, positive=True): val for k, val in dims.items()}))
-
-    memo: dict[Expr, np.ndarray] = {}
-    from matderiv.expr import iter_nodes
-    for x in iter_nodes([e]):
-        ar = [memo[y] for y in x.args]
-        shape = tuple(size(d) for d in x.shape)
-        op = x.op
-        if op == "symbol":
-            out = np.asarray(env[x.name], dtype=float).reshape(shape)
-        elif op == "const":
-            out = np.array([[float(x.params[0])]])
-        elif op in ("ones", "zeros"):
-            out = np.full(shape, 1.0 if op == "ones" else 0.0)
-        elif op == "eye":
-            out = np.eye(shape[0])
-        elif op == "add":
-            out = reduce(np.add, ar)
-        elif op == "mul":
-            out = reduce(np.multiply, ar)
-        elif op == "matmul":
-            out = reduce(np.matmul, ar)
-        elif op == "transpose":
-            out = ar[0].T
-        elif op == "power":
-            out = ar[0] ** x.params[0]
-        elif op == "apply":
-            fn = x.params[0]
-            f = _FUNCS.get(fn.name) or sympy.lambdify(sympy.Symbol("x", real=True), fn.body, "numpy")
-            out = np.broadcast_to(f(ar[0]), ar[0].shape)
-        elif op == "inv":
-            out = np.linalg.inv(ar[0])
-        elif op == "solve":
-            out = np.linalg.inv(ar[0]) @ ar[1]
-        elif op == "trace":
-            out = np.array([[np.trace(ar[0])]])
-        elif op == "det":
-            out = np.array([[np.linalg.det(ar[0])]])
-        elif op == "logdet":
-            out = np.array([[np.log(np.linalg.det(ar[0]))]])
-        elif op == "sum":
-            out = np.array([[ar[0].sum()]])
-        elif op == "norm2":
-            out = np.array([[np.sqrt((ar[0] ** 2).sum())]])
-        elif op == "diag":
-            out = np.diag(ar[0][:, 0])
-        elif op == "diagpart":
-            out = np.diag(ar[0])[:, None]
-        elif op == "logsumexp":
-            out = np.array([[np.log(np.exp(ar[0]).sum())]])
-        elif op == "softmax":
-            out = np.exp(ar[0]) / np.exp(ar[0]).sum()
-        else:  # pragma: no cover
-            raise AssertionError(op)
-        memo[x] = np.asarray(out, dtype=float)
-        assert memo[x].shape == shape, (x, memo[x].shape, shape)
-    return memo[e]
-
-
 class RandomExpr:
     """Random well-typed expressions over n×n, n×m, vectors, rows and scalars (inverses only of P, which is
     well conditioned; logs and square roots only of positive values)."""

@@ -15,91 +15,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import matderiv as md
+from conftest import reference
 from matderiv import ops
-from matderiv.expr import ONE, Expr, as_dim, iter_nodes
+from matderiv.expr import ONE, Expr, as_dim
 
-# ---- an independent numpy interpreter of the IR --------------------------------------------------------------------
+# ---- values of the IR, by the independent numpy interpreter of tests/conftest.py ------------------------------------
 SIZES = {"n": 5, "m": 3, "k": 4, "p": 2, "q": 3}
-FN = {
-    "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh, "sqrt": np.sqrt,
-    "abs": np.abs, "sign": np.sign, "relu": lambda x: np.maximum(x, 0.0), "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
-    "softplus": lambda x: np.log1p(np.exp(x)), "step": lambda x: (x > 0).astype(float),
-}
 
 
 def size(d: sympy.Expr) -> int:
     return int(sympy.sympify(d).subs({sympy.Symbol(k, integer=True, positive=True): v for k, v in SIZES.items()}))
 
 
-def blocks(g: np.ndarray, p: int, q: int) -> list[list[np.ndarray]]:
-    return [[g[i:i + p, j:j + q] for j in range(0, g.shape[1], q)] for i in range(0, g.shape[0], p)]
-
-
 def evaluate(e: Expr, vals: dict[str, np.ndarray]) -> np.ndarray:
-    """The value of ``e`` (2-D) with symbols from ``vals`` — written from the ops' definitions, not from matderiv."""
-    memo: dict[Expr, np.ndarray] = {}
-    for n in iter_nodes([e]):
-        a = [memo[x] for x in n.args]
-        shape = tuple(size(d) for d in n.shape)
-        op = n.op
-        if op == "symbol":
-            v = vals[n.name]
-        elif op == "const":
-            v = np.array([[float(n.params[0])]])
-        elif op in ("ones", "zeros"):
-            v = np.full(shape, 1.0 if op == "ones" else 0.0)
-        elif op == "eye":
-            v = np.eye(shape[0])
-        elif op == "add":
-            v = sum(a[1:], a[0])
-        elif op == "mul":
-            v = a[0]
-            for x in a[1:]:
-                v = v * x
-        elif op == "matmul":
-            v = a[0]
-            for x in a[1:]:
-                v = v @ x
-        elif op == "transpose":
-            v = a[0].T
-        elif op == "power":
-            v = a[0] ** n.params[0]
-        elif op == "apply":
-            v = FN[n.params[0].name](a[0])
-        elif op == "trace":
-            v = np.array([[np.trace(a[0])]])
-        elif op == "det":
-            v = np.array([[np.linalg.det(a[0])]])
-        elif op == "logdet":
-            v = np.array([[np.log(np.linalg.det(a[0]))]])
-        elif op == "inv":
-            v = np.linalg.inv(a[0])
-        elif op == "solve":
-            v = np.linalg.solve(a[0], a[1])
-        elif op == "sum":
-            v = np.array([[a[0].sum()]])
-        elif op == "norm2":
-            v = np.array([[np.sqrt((a[0] ** 2).sum())]])
-        elif op == "diag":
-            v = np.diag(a[0][:, 0])
-        elif op == "diagpart":
-            v = np.diag(a[0])[:, None]
-        elif op == "kron":
-            v = np.kron(a[0], a[1])
-        elif op == "blockdot":
-            v = np.array([[np.sum(b * a[1]) for b in row] for row in blocks(a[0], *a[1].shape)])
-        elif op == "blocksum":
-            bs = blocks(a[0], a[0].shape[0] // a[1].shape[0], a[0].shape[1] // a[1].shape[1])
-            v = sum(a[1][i, j] * bs[i][j] for i in range(a[1].shape[0]) for j in range(a[1].shape[1]))
-        elif op == "logsumexp":
-            v = np.array([[np.log(np.exp(a[0]).sum())]])
-        elif op == "softmax":
-            v = np.exp(a[0]) / np.exp(a[0]).sum()
-        else:  # pragma: no cover
-            raise AssertionError(f"the test interpreter does not know {op!r}")
-        assert np.shape(v) == shape, (n, np.shape(v), shape)
-        memo[n] = np.asarray(v, dtype=float)
-    return memo[e]
+    """The value of ``e`` (2-D) with symbols from ``vals``: the shared interpreter of tests/conftest.py."""
+    return reference(e, vals, SIZES)
 
 
 def values_for(e: Expr, rng: np.random.Generator, square_ok: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
@@ -281,7 +211,6 @@ def test_powers() -> None:
 def test_precedence_follows_matlab() -> None:
     n = as_dim("n")
     x, y, z = (md.vector(c, n) for c in "xyz")
-    A, B = md.matrix("A", n, n), md.matrix("B", n, n)
     assert md.parse("-x.^2") == -(x ** 2)                # unary minus binds looser than powers
     assert md.parse("-2^2") == -(md.const(2) ** 2)
     assert md.parse("-2*x") == md.mul(-2, x)             # the number −2
