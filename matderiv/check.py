@@ -70,7 +70,7 @@ class CheckReport:
         return float(self.dps - MARGIN), NUMPY_DIGITS
 
     def __str__(self) -> str:
-        lhs = f"({self.f})" if self.seed is None else f"<{self.seed}, {self.f}>"
+        lhs = f"({_short(self.f)})" if self.seed is None else f"<{_short(self.seed)}, {_short(self.f)}>"
         dims = ", ".join(f"{k}={v}" for k, v in self.dims.items())
         tail = "; ".join(p for p in (dims, f"rng={self.rng}") if p)
         need_m, need_n = self.thresholds
@@ -83,8 +83,14 @@ class CheckReport:
                 n = f"numpy float64 not run: {self.numpy_error}"
             else:
                 n = f"{_fmt(dn)} digits (numpy float64{'' if dn >= need_n else f'; needs ≥ {need_n:g}'})"
-            lines.append(f"{'certified' if good else 'FAILED'}: d/d{w.name} {lhs} = {g}  — {m}, {n}; {tail}")
+            lines.append(f"{'certified' if good else 'FAILED'}: d/d{w.name} {lhs} = {_short(g)}  — {m}, {n}; {tail}")
         return "\n".join(lines)
+
+
+def _short(e: Expr, limit: int = 300) -> str:
+    """The text of ``e``, cut in the middle when longer than ``limit`` characters (reports stay readable)."""
+    t = str(e)
+    return t if len(t) <= limit else f"{t[:limit // 2]} … {t[-limit // 2:]}"
 
 
 def _fmt(d: float) -> str:

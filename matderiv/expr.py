@@ -7,6 +7,7 @@ and two nodes are equal when these are equal (structural equality, as in SymPy).
 from __future__ import annotations
 
 import keyword
+import weakref
 from typing import TYPE_CHECKING, Any, Iterable, TypeVar, Union
 
 import sympy
@@ -71,12 +72,17 @@ class Expr:
     params: tuple[Hashable, ...]
     shape: Shape
 
-    def __init__(self, op: str, args: tuple[Expr, ...], params: tuple[Any, ...], shape: Shape) -> None:
+    def __new__(cls, op: str, args: tuple[Expr, ...], params: tuple[Any, ...], shape: Shape) -> Expr:
+        key = (op, args, params, shape, tuple(map(type, params)))  # 0.5 and the exact 1/2 stay apart
+        self = _INTERNED.get(key)
+        if self is not None:  # one object per structure: equality is identity, comparisons never recurse
+            return self
+        self = object.__new__(cls)
         object.__setattr__(self, "op", op)
         object.__setattr__(self, "args", args)
         object.__setattr__(self, "params", params)
         object.__setattr__(self, "shape", shape)
-        object.__setattr__(self, "_hash", hash((op, args, params, shape)))
+        object.__setattr__(self, "_hash", hash(key[:4]))
         free: frozenset[Expr]
         if op == "symbol":
             free = frozenset((self,))
@@ -87,6 +93,8 @@ class Expr:
             if len(free) > max((len(a._free) for a in args), default=0):
                 _check_names(free, op, args)
         object.__setattr__(self, "_free", free)
+        _INTERNED[key] = self
+        return self
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("matderiv expressions are immutable")
@@ -98,15 +106,11 @@ class Expr:
         return self._hash
 
     def __eq__(self, other: object) -> bool:
-        if self is other:
-            return True
-        if not isinstance(other, Expr) or self._hash != other._hash:
-            return False
-        return (self.op == other.op and self.params == other.params and self.shape == other.shape
-                and self.args == other.args)
+        """Structural equality, which interning makes identity: one object per (op, args, params, shape)."""
+        return self is other
 
     def __ne__(self, other: object) -> bool:
-        return not self == other
+        return self is not other
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Expr, (self.op, self.args, self.params, self.shape))
@@ -201,6 +205,9 @@ class Expr:
     def _repr_latex_(self) -> str:
         from .printing.latex import latex
         return f"$\\displaystyle {latex(self)}$"
+
+
+_INTERNED: weakref.WeakValueDictionary[tuple[Any, ...], Expr] = weakref.WeakValueDictionary()
 
 
 def _operand(x: object, op: str) -> Expr:

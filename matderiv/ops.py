@@ -118,7 +118,8 @@ def const(value: int | float | Fraction) -> Expr:
     v: int | float | Fraction
     if isinstance(value, numbers.Rational) and not isinstance(value, int):
         q = Fraction(int(value.numerator), int(value.denominator))
-        v = q.numerator if q.denominator == 1 else q
+        exact_float = q.denominator & (q.denominator - 1) == 0 and abs(q.numerator) < 2**53
+        v = q.numerator if q.denominator == 1 else float(q) if exact_float else q  # 1/2 → 0.5, 1/3 stays exact
     else:
         v = value if isinstance(value, int) else float(value)
     if isinstance(v, float):

@@ -45,22 +45,29 @@ def exhaust(rule: Rule) -> Rule:
 
 
 def bottom_up(rule: Rule) -> Rule:
-    """Apply ``rule`` to every node, children first; a result is simplified again (it may hold new nodes)."""
+    """Apply ``rule`` to every node, children first; a result is simplified again (it may hold new nodes).
+
+    Iterative over the DAG (deep expressions do not reach Python's recursion limit) and memoised.
+    """
     memo: dict[Expr, Expr] = {}
 
     def go(e: Expr) -> Expr:
-        r = memo.get(e)
-        if r is not None:
-            return r
-        args = tuple(go(a) for a in e.args)
-        new = rebuild(e, args) if args != e.args else e
-        out = rule(new)
-        if out != new:
-            out = go(out)
-        memo[e] = out
         if len(memo) > 200_000:
             memo.clear()
-        return out
+        stack: list[tuple[Expr, bool]] = [(e, False)]
+        while stack:
+            node, ready = stack.pop()
+            if node in memo:
+                continue
+            if not ready:
+                stack.append((node, True))
+                stack.extend((a, False) for a in node.args if a not in memo)
+                continue
+            args = tuple(memo[a] for a in node.args)
+            new = rebuild(node, args) if args != node.args else node
+            out = rule(new)
+            memo[node] = go(out) if out != new else out
+        return memo[e]
     return go
 
 

@@ -44,3 +44,18 @@ def test_random_gradient_matches_central_differences(seed: int) -> None:
                 continue  # a kink (relu, abs) between the sample points: central differences say nothing there
             scale = 1 + abs(est) + float(np.abs(reference(g, V, DIMS)).sum())
             assert abs(derived - est) <= 1e-6 * scale, f"d/d{w.name} of {f}: derived {derived}, fd {est}\n{g}"
+
+
+def test_deep_composition_does_not_hit_the_recursion_limit() -> None:
+    # sin applied 1500 times: the sweep, the simplifier and every printer walk the DAG without deep recursion
+    x = md.vector("x", 3)
+    h = x
+    for _ in range(1500):
+        h = md.sin(h)
+    g = md.grad(md.sum(h), x)
+    assert len(str(g)) > 1500 and len(md.latex(g)) > 1500 and len(md.to_text(g)) > 1500
+    x0 = np.array([0.3, -0.7, 1.1])
+    want, v = np.ones(3), x0.copy()  # chain rule by hand: Π cos(sinᵏ(x))
+    for _ in range(1500):
+        want, v = want * np.cos(v), np.sin(v)
+    np.testing.assert_allclose(md.lambdify([x], g)(x0), want, rtol=1e-9)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from ..expr import ONE, Expr
+from ..expr import ONE, Expr, iter_nodes
 from ..ops import OPS
 
 # Binding strength, loosest first; a child binding looser than its parent's slot gets parentheses.
@@ -36,6 +36,8 @@ class Printer:
         self._memo: dict[Expr, tuple[str, int]] = {}
 
     def doprint(self, e: Expr) -> str:
+        for node in iter_nodes([e]):  # children first, so that emit never recurses deeply
+            self.emit(node)
         return self.emit(e)[0]
 
     def emit(self, e: Expr) -> tuple[str, int]:
