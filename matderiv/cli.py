@@ -546,6 +546,19 @@ exit status: 0 success, 1 a certificate failed, 2 bad usage or an error in the e
     return parser
 
 
+def _negative_expression_last(argv: list[str]) -> list[str]:
+    """``matderiv grad "-y'*log(p)" --wrt p``: an expression that starts with '-' is not an option; move it after
+    ``--`` so that argparse takes it as EXPR."""
+    if len(argv) < 2 or argv[0] not in ("grad", "check", "latex", "code") or "--" in argv:
+        return argv
+    exprs = [i for i, a in enumerate(argv[1:], 1) if a.startswith("-") and not re.fullmatch(r"--?[A-Za-z][\w-]*", a)
+             and not (i > 1 and argv[i - 1].startswith("-") and argv[i - 1] not in ("--no-check",))]
+    if len(exprs) != 1:
+        return argv
+    i = exprs[0]
+    return argv[:i] + argv[i + 1:] + ["--", argv[i]]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``matderiv`` command with ``argv`` (default ``sys.argv[1:]``) and return its exit status."""
     for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show ∂, × or ✓ gets escapes, not a crash
@@ -553,7 +566,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     try:
-        ns = parser.parse_args(argv)
+        ns = parser.parse_args(_negative_expression_last(list(sys.argv[1:] if argv is None else argv)))
     except SystemExit as exc:  # --help and --version (0), usage errors (2)
         return exc.code if isinstance(exc.code, int) else 2
 

@@ -358,3 +358,14 @@ def test_identities_list_covers_the_required_families() -> None:
     for word in ("determinants", "inverses", "quadratic", "traces", "norms", "Giles", "losses"):
         assert any(word in s for s in sections), word
     assert sum(r.seed is not None for r in rows) >= 8
+
+
+def test_an_expression_starting_with_a_minus_is_not_an_option(capsys: pytest.CaptureFixture[str]) -> None:
+    # cross-entropy −yᵀ log softmax(Wx): ∂/∂W = (softmax(Wx) 1ᵀy − y) xᵀ (log softmax z = z − logsumexp z)
+    for argv in (["grad", "-y'*log(softmax(W*x))", "--wrt", "W", "--format", "text", "--no-check"],
+                 ["grad", "--wrt", "W", "-y'*log(softmax(W*x))", "--format", "text", "--no-check"]):
+        rc, out, err = run(capsys, *argv)
+        assert rc == 0, err
+        assert out.strip() == "(sum(y)*softmax(W*x) - y)*x'"
+    rc, out, _ = run(capsys, "grad", "x'*x", "--wrt", "x", "--seed", "-1", "--format", "text", "--no-check")
+    assert rc == 0 and out.strip() == "-2*x"  # an option's value that starts with '-' stays the option's
