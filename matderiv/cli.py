@@ -21,8 +21,10 @@ from .codegen import numpy_code
 from .errors import ArgumentError, DerivativeError, MatderivError
 from .expr import Expr, check_name, fmt_shape
 from .printing.language import LanguagePrinter, declaration
+from .printing.where import name_shared
 
 PROG = "matderiv"
+LONG = 80  # a derivative whose text is longer is shown again with its repeated parts named
 _WHERE = re.compile(r"\bwhere\b")
 Out = Callable[[str], None]
 
@@ -245,7 +247,15 @@ def cmd_grad(ns: argparse.Namespace, out: Out) -> int:
         for i, g in enumerate(d.derivs):
             out("")
             out(_label(d.lhs(i), width) + show(g))
+            short, defs = name_shared([g])
+            if len(show(g)) > LONG and defs:  # a long formula again, with its repeated parts named
+                out(_label("", width) + "= " + show(short[0]))
+                for k, (name, definition) in enumerate(defs):
+                    out(_label("", width) + ("  where " if k == 0 else " " * 8) + f"{name.name} = {show(definition)}")
             out(_label("latex", width) + d.equation(i))
+            if len(show(g)) > LONG and defs:
+                where = ", ".join(f"{md.latex(n)} = {md.latex(e)}" for n, e in defs)
+                out(_label("", width) + rf"= {md.latex(short[0])} \quad \text{{where }} {where}")
             if d.report is not None:
                 out(_label("check", width) + cert_line(d, i))
         out("")

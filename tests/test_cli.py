@@ -369,3 +369,13 @@ def test_an_expression_starting_with_a_minus_is_not_an_option(capsys: pytest.Cap
         assert out.strip() == "(sum(y)*softmax(W*x) - y)*x'"
     rc, out, _ = run(capsys, "grad", "x'*x", "--wrt", "x", "--seed", "-1", "--format", "text", "--no-check")
     assert rc == 0 and out.strip() == "-2*x"  # an option's value that starts with '-' stays the option's
+
+
+def test_a_long_derivative_is_shown_again_with_its_repeated_parts_named(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = run(capsys, "grad", "sum(sigmoid(W2*relu(W1*x+b1)+b2))", "--wrt", "W1", "--no-check")
+    assert rc == 0
+    lines = [line.strip() for line in out.splitlines()]
+    i = lines.index("= (W2'*(t1 .* (1 - t1))) .* step(t0)*x'")
+    assert lines[i + 1:i + 3] == ["where t0 = W1*x + b1", "t1 = sigmoid(W2*relu(t0) + b2)"]
+    rc, out, _ = run(capsys, "grad", "a'*X*b", "--wrt", "X", "--no-check")
+    assert "where" not in out  # short results are shown once
