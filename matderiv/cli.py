@@ -254,8 +254,7 @@ def cmd_grad(ns: argparse.Namespace, out: Out) -> int:
                     out(_label("", width) + ("  where " if k == 0 else " " * 8) + f"{name.name} = {show(definition)}")
             out(_label("latex", width) + d.equation(i))
             if len(show(g)) > LONG and defs:
-                where = ", ".join(f"{md.latex(n)} = {md.latex(e)}" for n, e in defs)
-                out(_label("", width) + rf"= {md.latex(short[0])} \quad \text{{where }} {where}")
+                out(_label("", width) + "= " + md.latex(g, where=True))
             if d.report is not None:
                 out(_label("check", width) + cert_line(d, i))
         out("")

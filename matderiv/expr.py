@@ -204,7 +204,8 @@ class Expr:
 
     def _repr_latex_(self) -> str:
         from .printing.latex import latex
-        return f"$\\displaystyle {latex(self)}$"
+        full = latex(self)
+        return f"$\\displaystyle {latex(self, where=True) if len(full) > 400 else full}$"  # long: parts named
 
 
 _INTERNED: weakref.WeakValueDictionary[tuple[Any, ...], Expr] = weakref.WeakValueDictionary()

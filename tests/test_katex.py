@@ -51,6 +51,8 @@ def corpus() -> list[str]:
               md.exp(-x) * md.sigmoid(x) / (1 + x * x), md.logsumexp(x), md.softmax(x), md.relu(W1 @ x + b1),
               md.elementwise("my_f", lambda t: t ** 3)(X), md.trace(md.inv(X)) - md.det(X) + md.logdet(X)]:
         out.append(md.latex(e))
+    g = md.grad(md.sum(md.sigmoid(md.matrix("W2", "k", "h") @ md.relu(W1 @ x + b1))), W1)
+    out += [md.latex(g, where=True), g._repr_latex_().strip("$")]
     return out
 
 

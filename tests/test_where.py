@@ -31,3 +31,12 @@ def test_names_avoid_the_expression_symbols_and_short_parts_stay_inline() -> Non
     assert [str(n) for n, _ in defs] == ["t1"] and str(defs[0][1]) == "tanh(X @ b + t0)"
     assert str(short) == "exp(t1) * t1"
     assert name_shared([X @ b + X @ b])[1] == []  # nothing long enough to name
+
+
+def test_latex_where_form() -> None:
+    g = md.grad(md.parse("sum(sigmoid(W2*relu(W1*x + b1) + b2))"), "W1")
+    assert md.latex(g, where=True) == (
+        r"\left(\left(W_{2}^{\top} \left(t_{1} \odot \left(1 - t_{1}\right)\right)\right) \odot "
+        r"\operatorname{step}\left(t_{0}\right)\right) x^{\top} \quad \text{where } t_{0} = W_{1} x + b_{1}, "
+        r"t_{1} = \sigma\left(W_{2} \operatorname{relu}\left(t_{0}\right) + b_{2}\right)")
+    assert md.latex(md.parse("a'*X*b"), where=True) == r"a^{\top} X b"  # nothing repeated: the plain form

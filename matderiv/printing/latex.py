@@ -166,12 +166,19 @@ def _inv(a: Expr) -> Expr:
 _PRINTER = LatexPrinter()
 
 
-def latex(e: Expr) -> str:
-    """LaTeX of ``e``."""
+def latex(e: Expr, where: bool = False) -> str:
+    """LaTeX of ``e``; with ``where=True`` its repeated parts are named:
+    ``t_{1} \odot \left(1 - t_{1}\right) \quad \text{where } t_{1} = \sigma\left(W x\right)``."""
     from ..ops import as_expr
     e = as_expr(e, "the expression")
     if len(_PRINTER._memo) > 50_000:
         _PRINTER._memo.clear()
+    if where:
+        from .where import name_shared
+        (short,), defs = name_shared([e])
+        if defs:
+            names = ", ".join(f"{_PRINTER.doprint(n)} = {_PRINTER.doprint(d)}" for n, d in defs)
+            return rf"{_PRINTER.doprint(short)} \quad \text{{where }} {names}"
     return _PRINTER.doprint(e)
 
 
