@@ -167,7 +167,7 @@ _PRINTER = LatexPrinter()
 
 
 def latex(e: Expr, where: bool = False) -> str:
-    """LaTeX of ``e``; with ``where=True`` its repeated parts are named:
+    r"""LaTeX of ``e``; with ``where=True`` its repeated parts are named:
     ``t_{1} \odot \left(1 - t_{1}\right) \quad \text{where } t_{1} = \sigma\left(W x\right)``."""
     from ..ops import as_expr
     e = as_expr(e, "the expression")
