@@ -37,13 +37,11 @@ def vjp_raw(f: Expr, wrt: Sequence[Expr], seed: Expr) -> list[Expr]:
     for n in order:  # children first: a node is needed when it depends on a target
         if n in targets or any(a in needed for a in n.args):
             needed.add(n)
-    cts: dict[Expr, list[Expr]] = {f: [seed]}
-    for n in reversed(order):
-        parts = cts.pop(n, None)
-        if parts is None or n.is_symbol or n not in needed:
-            if parts is not None and n.is_symbol:
-                cts[n] = parts
+    cts: dict[Expr, list[Expr]] = {f: [seed]}  # the cotangent contributions reaching each node
+    for n in reversed(order):  # parents first: a node's cotangent is complete when it is reached
+        if n.is_symbol or n not in needed or n not in cts:
             continue
+        parts = cts.pop(n)
         g = parts[0] if len(parts) == 1 else add(*parts)
         rule = OPS[n.op].vjp
         for i, a in enumerate(n.args):
