@@ -33,19 +33,9 @@ def do_one(rules: Iterable[Rule]) -> Rule:
     return rule
 
 
-def exhaust(rule: Rule) -> Rule:
-    """Apply ``rule`` until it no longer changes the expression."""
-    def go(e: Expr) -> Expr:
-        while True:
-            new = rule(e)
-            if new == e:
-                return e
-            e = new
-    return go
-
-
 def bottom_up(rule: Rule) -> Rule:
-    """Apply ``rule`` to every node, children first; a result is simplified again (it may hold new nodes).
+    """Apply ``rule`` to every node, children first, to a fixpoint: a changed node is simplified again (it may
+    hold new nodes), which exhausts the rules there.
 
     Iterative over the DAG (deep expressions do not reach Python's recursion limit) and memoised.
     """
@@ -223,6 +213,21 @@ def matmul_of_ones(e: Expr) -> Expr:
             n = int(a[i].shape[1])
             rest = a[:i] + (ones(a[i].shape[0], a[i + 1].shape[1]),) + a[i + 2:]
             return mul(n, matmul(*rest))
+    return e
+
+
+def matmul_diag_ones(e: Expr) -> Expr:
+    """diag(v) 𝟏 = v and 𝟏ᵀ diag(v) = vᵀ: a diagonal matrix times ones is its vector."""
+    a = list(e.args)
+    for i in range(len(a) - 1):
+        if a[i].op == "diag" and a[i + 1].op == "ones":
+            v, o = a[i].args[0], a[i + 1]
+            new = v if o.shape[1] == ONE else matmul(v, ones(1, o.shape[1]))
+            return matmul(*a[:i], new, *a[i + 2:])
+        if a[i].op == "ones" and a[i + 1].op == "diag":
+            o, v = a[i], a[i + 1].args[0]
+            new = transpose(v) if o.shape[0] == ONE else matmul(ones(o.shape[0], 1), transpose(v))
+            return matmul(*a[:i], new, *a[i + 2:])
     return e
 
 
@@ -472,7 +477,7 @@ def of_scalar(e: Expr) -> Expr:
 
 
 def logdet_of_inverse(e: Expr) -> Expr:
-    """log det X⁻¹ = −log det X (C 50-ish: det X⁻¹ = 1/det X)."""
+    """log det X⁻¹ = −log det X (det X⁻¹ = 1/det X)."""
     a = e.args[0]
     return neg(logdet(a.args[0])) if a.op == "inv" else e
 
@@ -536,21 +541,6 @@ def diag_of_sum(e: Expr) -> Expr:
     return add(*[rebuild(e, [t]) for t in a.args]) if a.op == "add" and not any(t.is_scalar for t in a.args) else e
 
 
-def matmul_diag_ones(e: Expr) -> Expr:
-    """diag(v) 𝟏 = v and 𝟏ᵀ diag(v) = vᵀ: a diagonal matrix times ones is its vector."""
-    a = list(e.args)
-    for i in range(len(a) - 1):
-        if a[i].op == "diag" and a[i + 1].op == "ones":
-            v, o = a[i].args[0], a[i + 1]
-            new = v if o.shape[1] == ONE else matmul(v, ones(1, o.shape[1]))
-            return matmul(*a[:i], new, *a[i + 2:])
-        if a[i].op == "ones" and a[i + 1].op == "diag":
-            o, v = a[i], a[i + 1].args[0]
-            new = transpose(v) if o.shape[0] == ONE else matmul(ones(o.shape[0], 1), transpose(v))
-            return matmul(*a[:i], new, *a[i + 2:])
-    return e
-
-
 def linear_of_zero(e: Expr) -> Expr:
     """L(0) = 0 for a linear op L of one argument (not for n-ary add: A + 0 = A)."""
     return zero_like(e) if len(e.args) == 1 and is_zero(e.args[0]) else e
@@ -597,4 +587,4 @@ def simplify(e: Expr) -> Expr:
     return _simplify(as_expr(e, "the expression"))
 
 
-__all__ = ["simplify", "RULES", "do_one", "exhaust", "bottom_up"]
+__all__ = ["simplify", "RULES", "do_one", "bottom_up"]
