@@ -2,8 +2,8 @@
 
 A rule is a pure function ``Expr -> Expr`` that returns its input unchanged when it does not apply; its
 docstring states the identity it uses. :func:`simplify` applies the rules of each node's op bottom-up until
-none applies. Every rule points toward a canonical form (transposes at the leaves, numbers in front, sorted
-terms), so rewriting terminates.
+none applies. Every rule points toward a canonical form (transposes of products on their factors, numbers in
+front, sorted terms, common factors out of sums, never distributed back), so rewriting terminates.
 """
 from __future__ import annotations
 
