@@ -457,6 +457,10 @@ PAIRS, UNREAD = sympy_test_pairs()
 SCALAR_BY_MATRIX = [p for p in PAIRS if p.kind == "scalar-by-matrix"]
 
 
+SYMPY_114 = sympy.__version__.startswith("1.14.")  # the SymPy whose test file and wrong answers are pinned here
+
+
+@pytest.mark.skipif(not SYMPY_114, reason="the counts are those of SymPy 1.14's test file")
 def test_sympy_test_file_census() -> None:
     """SymPy 1.14's test_derivatives.py asserts 105 derivatives `expr.diff(v) == expected`:
     63 scalar-by-matrix ones (a scalar or 1×1 expr, v a MatrixSymbol), all checked below, and 42 excluded:
@@ -508,7 +512,8 @@ WRONG = [
 
 @pytest.mark.parametrize("case", WRONG, ids=[c.id for c in WRONG])
 def test_sympy_returns_zero_where_matderiv_is_right(case: Wrong) -> None:
-    assert case.expr.diff(X) == ZeroMatrix(k, k)  # SymPy 1.14's answer
+    if SYMPY_114:
+        assert case.expr.diff(X) == ZeroMatrix(k, k)  # SymPy 1.14's answer
     v = VALUES["X"]
     assert_vjp(case.f, [v], {0: case.grad(v)})  # the hand-derived gradient agrees with float64 differences
     f = md.from_sympy(case.expr)
@@ -517,7 +522,8 @@ def test_sympy_returns_zero_where_matderiv_is_right(case: Wrong) -> None:
 
 
 def test_sympy_leaves_det_underived_where_matderiv_is_right() -> None:
-    assert isinstance(Determinant(X).diff(X), sympy.Derivative)  # SymPy 1.14 cannot differentiate det X
+    if SYMPY_114:
+        assert isinstance(Determinant(X).diff(X), sympy.Derivative)  # SymPy 1.14 cannot differentiate det X
     v = VALUES["X"]
     grad = np.linalg.det(v) * inv(v).T  # (C 49)
     assert_vjp(lambda w: np.linalg.det(w), [v], {0: grad})
@@ -527,8 +533,9 @@ def test_sympy_leaves_det_underived_where_matderiv_is_right() -> None:
 def test_sympy_fails_where_matderiv_is_right() -> None:
     a, b = MatrixSymbol("a", k, 1), MatrixSymbol("b", k, 1)
     e = sympy.sqrt(a.T * X * b) * Trace(X)
-    with pytest.raises(ValueError, match="different ranks"):  # SymPy 1.14
-        e.diff(X)
+    if SYMPY_114:
+        with pytest.raises(ValueError, match="different ranks"):  # SymPy 1.14
+            e.diff(X)
     va, vb, v = VALUES["a"], VALUES["b"], VALUES["X"]
 
     def f(w: Array) -> float:
