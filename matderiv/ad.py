@@ -72,7 +72,7 @@ def grad(f: Expr, wrt: Wrt | Sequence[Wrt]) -> Expr | tuple[Expr, ...]:
     """∂f/∂X for a scalar f, laid out like X (numpy/torch ``X.grad``); a list of symbols gives a tuple."""
     f = as_expr(f, "the expression")
     if not f.is_scalar:
-        w = wrt if isinstance(wrt, str) else getattr(wrt, "name", "X")
+        w = wrt if isinstance(wrt, str) else wrt.name if isinstance(wrt, Expr) and wrt.is_symbol else "X"
         raise DerivativeError(f"md.grad needs a scalar, but {describe(f)} is not; for a matrix-valued "
                               f"expression give a seed of its shape: md.vjp(F, {w!r}, md.ones_like(F))")
     return vjp(f, wrt, const(1))

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 
 import matderiv as md
 
+from .check import fmt_digits
 from .codegen import numpy_code
 from .errors import ArgumentError, DerivativeError, MatderivError
 from .expr import Expr, check_name, fmt_shape
@@ -171,19 +172,15 @@ def digits_of(d: Derivation, w: Expr) -> tuple[float, float | None]:
     return r.digits_mpmath[w.name], r.digits_numpy[w.name]
 
 
-def _num(x: float) -> str:
-    return f"{x:.0f}" if x == int(x) else f"{x:.1f}"
-
-
 def cert_line(d: Derivation, i: int) -> str:
     """``certified: 30 digits (mpmath, dps 30), 15.4 digits (numpy float64) at n=3, m=4; rng 0``."""
     r, w = d.report, d.wrt[i]
     dm, dn = digits_of(d, w)
     need_m, need_n = r.thresholds
-    good = _good(d, w)
-    m = f"{_num(dm)} digits (mpmath, dps {r.dps}{'' if dm >= need_m else f'; needs {need_m:g}'})"
+    good = r.passed(w.name)
+    m = f"{fmt_digits(dm)} digits (mpmath, dps {r.dps}{'' if dm >= need_m else f'; needs {need_m:g}'})"
     n = (f"numpy float64 not run: {r.numpy_error}" if dn is None else
-         f"{_num(dn)} digits (numpy float64{'' if dn >= need_n else f'; needs {need_n:g}'})")
+         f"{fmt_digits(dn)} digits (numpy float64{'' if dn >= need_n else f'; needs {need_n:g}'})")
     dims = ", ".join(f"{k}={v}" for k, v in r.dims.items())
     return f"{'certified' if good else 'FAILED'}: {m}, {n}" + (f" at {dims}" if dims else "") + f"; rng {r.rng}"
 
@@ -261,16 +258,10 @@ def cmd_grad(ns: argparse.Namespace, out: Out) -> int:
         out("numpy")
         out("\n".join(("    " + line) if line else "" for line in code.rstrip("\n").splitlines()))
     if not ok:
-        bad = [w.name for w in d.wrt if not _good(d, w)]
+        bad = [w.name for w in d.wrt if not d.report.passed(w.name)]
         print(f"{PROG}: certificate FAILED for d/d{', d/d'.join(bad)} of {d.text}", file=sys.stderr)
         return 1
     return 0
-
-
-def _good(d: Derivation, w: Expr) -> bool:
-    dm, dn = digits_of(d, w)
-    need_m, need_n = d.report.thresholds
-    return dm >= need_m and dn is not None and dn >= need_n
 
 
 def grad_json(d: Derivation, code: str) -> dict[str, Any]:

@@ -24,7 +24,8 @@ ONE = sympy.Integer(1)
 
 
 def check_name(name: object, what: str = "symbol") -> str:
-    """Return ``name`` if it is a Python identifier that is not a keyword, else raise InvalidNameError."""
+    """Return ``name`` if it is a Python identifier that is not a keyword and does not start with ``_`` (names
+    with a leading underscore are kept for generated code), else raise InvalidNameError."""
     if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
         raise InvalidNameError(f"{what} name {name!r} is not a valid identifier (letters, digits, '_'; "
                                "not starting with a digit or '_', not a Python keyword)")
@@ -179,6 +180,9 @@ class Expr:
 
     def __rmul__(self, other: object) -> Expr:
         return ops.mul(other, self)
+
+    def __rpow__(self, other: object) -> Expr:
+        return ops.power(other, self)
 
     def __truediv__(self, other: object) -> Expr:
         return ops.divide(self, other)

@@ -172,21 +172,35 @@ def make_fn(name: str, f: sympy.Expr | Callable[[sympy.Symbol], sympy.Expr]) -> 
 def to_expr(s: sympy.Expr, arg: Expr, name: str) -> Expr:
     """The matderiv expression of the SymPy scalar expression ``s`` with ``x`` replaced by ``arg``, elementwise.
 
-    Known functions, sums, products and numeric powers become matderiv operations; any other part of ``s``
-    becomes a new elementwise function named after ``name``.
+    Known functions, sums, products and rational powers become matderiv operations; any other part of ``s`` —
+    an unknown function, or a term with an irrational number such as 2/√π, which a float would round — becomes
+    a new elementwise function named ``name``, ``name2``, … (one name per distinct part).
     """
     from . import ops
+    names: dict[sympy.Expr, str] = {}
+
+    def unknown(e: sympy.Expr) -> Expr:
+        own = e.func.__name__ if e.is_Function and e.args == (x,) else ""  # erf(x) is called erf
+        if e not in names:
+            made = sum(v == name or v.startswith(name) and v[len(name):].isdigit() for v in names.values())
+            names[e] = own if own.isidentifier() and not own.startswith("_") else (
+                name if not made else f"{name}{made + 1}")
+        return ops.apply(Fn(names[e], e, ""), arg)
 
     def go(e: sympy.Expr) -> Expr:
         if e == x:
             return arg
-        if e.is_number:
+        if e.is_Rational or e.is_Float:
             return ops.const(_number(e))
+        if e.is_number:  # π, √2, e: exact only inside a SymPy body
+            return unknown(e)
         if e.is_Add:
             return ops.add(*map(go, e.args))
         if e.is_Mul:
+            if any(a.is_number and not (a.is_Rational or a.is_Float) for a in e.args):
+                return unknown(e)
             return ops.mul(*map(go, e.args))
-        if e.is_Pow and e.exp.is_Number and e.base.has(x):
+        if e.is_Pow and e.exp.is_Rational and e.base.has(x):
             if abs(e.exp) == sympy.S.Half:  # x^{±1/2} = sqrt(x)^{±1}
                 root = ops.apply(NAMED["sqrt"], go(e.base))
                 return root if e.exp > 0 else ops.power(root, -1)
@@ -195,9 +209,7 @@ def to_expr(s: sympy.Expr, arg: Expr, name: str) -> Expr:
             fn = _BY_BODY.get(e.func(x))
             if fn is not None:
                 return ops.apply(fn, go(e.args[0]))
-        if not e.has(x):
-            raise DerivativeError(f"the derivative of {name!r} has the constant {e}, which is not a number")
-        return ops.apply(Fn(name, e.xreplace({x: x}), ""), arg)
+        return unknown(e)
 
     return go(sympy.sympify(s))
 

@@ -17,6 +17,7 @@ from .ops import (OPS, add, apply, const, eye, inv, is_number, logdet, logsumexp
 from .printing.text import text
 
 Rule = Callable[[Expr], Expr]
+MEMO_LIMIT = 200_000  # simplified nodes remembered between calls
 
 
 # ---- combinators (after sympy.strategies) ------------------------------------------------------------------
@@ -40,10 +41,18 @@ def bottom_up(rule: Rule) -> Rule:
     Iterative over the DAG (deep expressions do not reach Python's recursion limit) and memoised.
     """
     memo: dict[Expr, Expr] = {}
+    depth = [0]  # nested calls (on rewritten nodes) must not clear the memo an outer walk still reads
 
     def go(e: Expr) -> Expr:
-        if len(memo) > 200_000:
+        if depth[0] == 0 and len(memo) > MEMO_LIMIT:
             memo.clear()
+        depth[0] += 1
+        try:
+            return walk(e)
+        finally:
+            depth[0] -= 1
+
+    def walk(e: Expr) -> Expr:
         stack: list[tuple[Expr, bool]] = [(e, False)]
         while stack:
             node, ready = stack.pop()
@@ -232,7 +241,7 @@ def matmul_diag_ones(e: Expr) -> Expr:
 
 
 def matmul_cancel_inverse(e: Expr) -> Expr:
-    """A⁻¹ A = A A⁻¹ = I (C 1)."""
+    """A⁻¹ A = A A⁻¹ = I."""
     a = list(e.args)
     for i in range(len(a) - 1):
         l, r = a[i], a[i + 1]
@@ -455,7 +464,7 @@ def apply_inverse_pair(e: Expr) -> Expr:
 
 # ---- scalar functions of matrices ---------------------------------------------------------------------------------------------
 def of_transpose(e: Expr) -> Expr:
-    """tr Xᵀ = tr X, det Xᵀ = det X, log det Xᵀ = log det X, sum Xᵀ = sum X, ‖Xᵀ‖ = ‖X‖ (C 16, 18)."""
+    """tr Xᵀ = tr X, det Xᵀ = det X, log det Xᵀ = log det X, sum Xᵀ = sum X, ‖Xᵀ‖ = ‖X‖ (C 13, 20)."""
     a = e.args[0]
     return rebuild(e, [a.args[0]]) if a.op == "transpose" else e
 
@@ -471,13 +480,13 @@ def of_scalar(e: Expr) -> Expr:
         return apply("log", a)
     if e.op == "norm2":
         return apply("abs", a)
-    if e.op == "inv":
+    if e.op == "inv" and not is_number(a, 0):
         return power(a, -1)
     return e
 
 
 def logdet_of_inverse(e: Expr) -> Expr:
-    """log det X⁻¹ = −log det X (det X⁻¹ = 1/det X)."""
+    """log det X⁻¹ = −log det X (det X⁻¹ = 1/det X, C 22)."""
     a = e.args[0]
     return neg(logdet(a.args[0])) if a.op == "inv" else e
 
@@ -489,7 +498,7 @@ def inv_of_inv(e: Expr) -> Expr:
 
 
 def inv_of_product(e: Expr) -> Expr:
-    """(A B)⁻¹ = B⁻¹ A⁻¹ when every factor is square (C 6)."""
+    """(A B)⁻¹ = B⁻¹ A⁻¹ when every factor is square (C 1, 2)."""
     a = e.args[0]
     if a.op == "matmul" and all(f.shape[0] == f.shape[1] for f in a.args):
         return matmul(*[inv(f) for f in reversed(a.args)])

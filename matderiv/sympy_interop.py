@@ -70,8 +70,8 @@ def _unsupported(e: sympy.Basic, why: str = "") -> MatderivError:
     return ArgumentError(f"from_sympy: SymPy's {cls} ({e}) has no matderiv equivalent" + (f": {why}" if why else ""))
 
 
-def _number(e: sympy.Expr) -> int | float:
-    """A real SymPy number as a Python int or float."""
+def _number(e: sympy.Expr) -> int | float | Fraction:
+    """A real SymPy number as a Python int, an exact Fraction (rationals) or a float."""
     if e.is_Integer:
         return int(e)
     if e.is_extended_real is False or not e.is_finite:

@@ -227,6 +227,8 @@ class _Parser:
                 return left
             t = self.next()
             right = self.unary()
+            if t.text in ("/", "./") and right.kind == "num" and right.value == 0:
+                raise self.error("division by zero", t)
             if (t.text == "/" and left.kind == right.kind == "num" and isinstance(left.value, (int, Fraction))
                     and isinstance(right.value, int) and right.value != 0):  # 1/3 is the exact fraction
                 left = _Node("num", left.pos, left.start, right.end, (), Fraction(left.value, right.value))

@@ -7,6 +7,8 @@ a simplifier rule that is wrong in some combination no hand-written identity cov
 """
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 
@@ -59,3 +61,19 @@ def test_deep_composition_does_not_hit_the_recursion_limit() -> None:
     for _ in range(1500):
         want, v = want * np.cos(v), np.sin(v)
     np.testing.assert_allclose(md.lambdify([x], g)(x0), want, rtol=1e-9)
+
+
+def test_the_simplifier_memo_can_be_cleared_between_walks(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a tiny memo limit: clearing must never happen in the middle of a walk (it once raised KeyError)
+    simp = importlib.import_module("matderiv.simplify")  # the module (md.simplify is the function)
+    exprs = [RandomExpr(9000 + k).gen((1, 1), 3) for k in range(30)]
+    wanted = [md.simplify(e) for e in exprs]
+    monkeypatch.setattr(simp, "MEMO_LIMIT", 5)
+    for e, w in zip(exprs, wanted):
+        assert md.simplify(e) == w
+
+
+def test_a_number_base_with_a_scalar_exponent() -> None:
+    t = md.scalar("t")
+    g = md.grad(2 ** t, t)  # d/dt 2ᵗ = 2ᵗ log 2
+    assert abs(md.lambdify([t], g)(0.7) - 2 ** 0.7 * np.log(2)) < 1e-14

@@ -11,8 +11,10 @@ from typing import Any, Callable
 import mpmath
 import numpy as np
 import pytest
+import sympy
 
 import matderiv as md
+from matderiv.expr import iter_nodes
 from matderiv.ops import OPS, blockdot, blocksum
 from matderiv.printing.mpmath import MpmathCodePrinter, mpmath_code, mpmath_function
 
@@ -400,3 +402,25 @@ def test_default_sizes_are_reordered_when_they_make_the_domain_empty() -> None:
     assert report.ok and report.dims["n"] > report.dims["m"]
     # a wrong candidate (the gradient of log det X for a square X) still fails there
     assert not md.check(md.logdet(Xw.T @ Xw), Xw, dps=30, grad=Xw @ md.inv(Xw.T @ Xw)).ok
+
+
+def test_irrational_constants_of_derivatives_stay_exact() -> None:
+    # d/dt (π t) = π: kept inside a SymPy body, so it certifies to dps digits (a float π gives 16)
+    x = md.vector("x", 3)
+    h = md.elementwise("h", lambda t: sympy.pi * t + sympy.sin(t))
+    g = md.grad(md.sum(h(x)), x)
+    assert str(g) == "cos(x) + h_prime(x)"
+    assert md.check(md.sum(h(x)), x, dps=50).ok
+    np.testing.assert_allclose(md.lambdify([x], g)([0.1, 0.2, 0.3]), np.pi + np.cos([0.1, 0.2, 0.3]), rtol=1e-15)
+
+
+def test_distinct_unknown_parts_of_a_derivative_get_distinct_names() -> None:
+    # d/dt erf(t)Γ(t) = (2/√π) e^{−t²} Γ(t) + erf(t) Γ(t) ψ(t): erf and Γ keep their names, the rest are numbered
+    x = md.vector("x", 2)
+    f = md.elementwise("f", lambda t: sympy.erf(t) * sympy.gamma(t))
+    g = md.grad(md.sum(f(x)), x)
+    fns = {n.params[0] for n in iter_nodes([g]) if n.op == "apply"}
+    assert len({fn.name for fn in fns}) == len(fns)  # one name per function
+    assert {"erf", "gamma"} <= {fn.name for fn in fns}
+    report = md.check(md.sum(f(x)), x, dps=30)  # numpy has no erf: mpmath alone certifies, and says so
+    assert report.ok and not report.numpy_written and "no numpy code" in str(report)

@@ -113,3 +113,14 @@ def test_check_missing_a_value() -> None:
     at = {a: np.ones(2), Xm: np.ones((2, 3))}
     with pytest.raises(md.MatderivError, match="weights"):
         md.check(a.T @ Xm @ weights, Xm, at=at)
+
+
+def test_grad_of_a_matrix_by_a_non_symbol_says_a_seed_is_needed() -> None:
+    X, Y = md.matrix("X", 2, 2), md.matrix("Y", 2, 2)
+    with pytest.raises(md.DerivativeError, match=r"md\.vjp\(F, 'X', md\.ones_like\(F\)\)"):
+        md.grad(X @ X, X @ Y)
+
+
+def test_division_by_the_number_zero() -> None:
+    with pytest.raises(md.ParseError, match=r"division by zero(.|\n)*column 2"):
+        md.parse("1/0*x'*x")

@@ -40,3 +40,8 @@ def test_latex_where_form() -> None:
         r"\operatorname{step}\left(t_{0}\right)\right) x^{\top} \quad \text{where } t_{0} = W_{1} x + b_{1}, "
         r"t_{1} = \sigma\left(W_{2} \operatorname{relu}\left(t_{0}\right) + b_{2}\right)")
     assert md.latex(md.parse("a'*X*b"), where=True) == r"a^{\top} X b"  # nothing repeated: the plain form
+
+
+def test_a_part_used_once_through_a_transpose_is_not_named() -> None:
+    X, a = md.matrix("X", "n", "n"), md.vector("a", "n")
+    assert name_shared([md.exp(X @ a + a).T @ a])[1] == []

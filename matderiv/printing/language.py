@@ -124,7 +124,9 @@ class LanguagePrinter(Printer):
         s = self.wrap(first, MUL + 1) if first.op == "matmul" and elementwise_next else self.wrap(first, MUL)
         left_scalar = first.is_scalar
         for f in fs[1:]:
-            if f.op == "power" and f.params[0] == -1 and not (f is fs[1] and _is_const(first) and _is_const(f.args[0])):
+            zero = f.op == "power" and _is_const(f.args[0]) and f.args[0].params[0] == 0  # x/0 is refused
+            if f.op == "power" and f.params[0] == -1 and not zero and not (
+                    f is fs[1] and _is_const(first) and _is_const(f.args[0])):
                 op, operand = ("/" if f.args[0].is_scalar else "./"), f.args[0]  # (number/number is a fraction)
             else:
                 op, operand = ("*" if left_scalar or f.is_scalar else ".*"), f

@@ -225,10 +225,22 @@ _BODY_NAMES = frozenset({"x", "abs", "max", "min", "if", "else", "and", "or", "n
 _BODY_OPS = frozenset({"(", ")", "+", "-", "*", "/", "**", ",", ".", "<", ">", "<=", ">=", "==", "!="})
 
 
+class _FnPrinter(MpmathPrinter):
+    """SymPy's mpmath printer, which also writes the functions mpmath has under SymPy's name (polygamma,
+    besselj, ...) that SymPy's printer does not know."""
+
+    def _print_Function(self, expr: sympy.Expr) -> str:
+        name = type(expr).__name__
+        if name.isidentifier() and callable(getattr(mpmath, name, None)):
+            args = ", ".join(self._print(a) for a in expr.args)
+            return f"{self._module_format('mpmath.' + name)}({args})"
+        return super()._print_Function(expr)  # type: ignore[no-any-return]
+
+
 def fn_source(fn: Fn) -> str:
     """The mpmath expression (in the variable ``x``) of an elementwise function's SymPy body, validated."""
     try:
-        src = MpmathPrinter().doprint(fn.body)
+        src = _FnPrinter().doprint(fn.body)
     except Exception as exc:  # SymPy raises its own printing errors for unsupported functions
         raise DerivativeError(f"elementwise function {fn.name!r} (x ↦ {fn.body}) cannot be printed "
                               f"as mpmath code: {exc}") from exc

@@ -424,6 +424,8 @@ def fn_template(fn: Fn) -> tuple[str, int, bool, bool]:
         if others:
             raise ArgumentError(f"elementwise function {fn.name!r} (x ↦ {fn.body}) needs {', '.join(others)}, "
                                 "which the numpy code cannot use elementwise")
+        if _SLOT not in code:  # a constant body (an irrational number): one value per entry of x
+            code = f"np.full(np.shape({_SLOT}), {code})"
         bare = len(re.findall(rf"(?:\(|, ){_SLOT}(?=[,)])", code)) == code.count(_SLOT)
         t = _TEMPLATES[fn] = (code, code.count(_SLOT), _atomic(code), bare)
     return t

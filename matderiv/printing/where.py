@@ -21,6 +21,8 @@ def name_shared(exprs: Sequence[Expr], prefix: str = "t") -> tuple[list[Expr], l
     order = iter_nodes(exprs)
     uses: dict[Expr, int] = {}
     for node in order:
+        if node.op == "transpose":
+            continue  # its use is counted where it is used, as a use of what it transposes
         for a in node.args:
             target = a.args[0] if a.op == "transpose" else a
             uses[target] = uses.get(target, 0) + 1
