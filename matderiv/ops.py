@@ -112,21 +112,20 @@ def symbol(name: str, rows: object = 1, cols: object = 1, symmetric: bool = Fals
 
 
 def const(value: int | float | Fraction) -> Expr:
-    """The number ``value`` as a 1×1 expression (ints and fractions stay exact: d/dx x/3 = 1/3 to any precision)."""
+    """The number ``value`` as a 1×1 expression. Numbers are exact: an int or a Fraction; a float is the decimal it
+    prints as (0.1 is 1/10), so that 0.1² = 0.01 and d/dx x/3 = 1/3 hold to any precision."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ArgumentError(f"a constant must be a real number, got {type(value).__name__} {value!r}")
-    v: int | float | Fraction
-    if isinstance(value, numbers.Rational) and not isinstance(value, int):
+    if isinstance(value, int):
+        return Expr("const", (), (value, (ONE, ONE)), (ONE, ONE))
+    if isinstance(value, numbers.Rational):
         q = Fraction(int(value.numerator), int(value.denominator))
-        exact_float = q.denominator & (q.denominator - 1) == 0 and abs(q.numerator) < 2**53
-        v = q.numerator if q.denominator == 1 else float(q) if exact_float else q  # 1/2 → 0.5, 1/3 stays exact
     else:
-        v = value if isinstance(value, int) else float(value)
-    if isinstance(v, float):
-        if v != v or v in (float("inf"), float("-inf")):
+        f = float(value)
+        if f != f or f in (float("inf"), float("-inf")):
             raise ArgumentError(f"the number {value!r} is not finite")
-        if v.is_integer() and abs(v) < 2**53:
-            v = int(v)
+        q = Fraction(repr(f))
+    v = q.numerator if q.denominator == 1 else q
     return Expr("const", (), (v, (ONE, ONE)), (ONE, ONE))
 
 

@@ -439,10 +439,8 @@ def power_trivial(e: Expr) -> Expr:
         return ones(*e.shape)
     if a.op == "power" and float(p).is_integer():
         return power(a.args[0], _number_value(a.params[0] * p))
-    if a.op == "const" and (a.params[0] > 0 or float(p).is_integer()) and a.params[0] != 0:
-        base = a.params[0]
-        exact = not isinstance(base, float) and float(p).is_integer()
-        return const(Fraction(base) ** int(p) if exact else float(base) ** float(p))
+    if a.op == "const" and float(p).is_integer() and a.params[0] != 0:  # exact; 2^{1/2} stays a power
+        return const(Fraction(a.params[0]) ** int(p))
     if a.op == "ones":
         return a
     return e

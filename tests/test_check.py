@@ -424,3 +424,13 @@ def test_distinct_unknown_parts_of_a_derivative_get_distinct_names() -> None:
     assert {"erf", "gamma"} <= {fn.name for fn in fns}
     report = md.check(md.sum(f(x)), x, dps=30)  # numpy has no erf: mpmath alone certifies, and says so
     assert report.ok and not report.numpy_written and "no numpy code" in str(report)
+
+
+def test_decimal_constants_are_exact() -> None:
+    # 0.1 is the decimal 1/10, so (0.1x)² has the gradient 0.02x exactly (a float product gives 0.020000000000000004
+    # and a false failure at ~16 digits)
+    x = md.vector("x", 3)
+    g = md.grad(md.sum((0.1 * x) ** 2), x)
+    assert str(g) == "0.02 * x"
+    assert md.check(md.sum((0.1 * x) ** 2), x, dps=50).ok
+    assert md.check(md.parse("sum((0.3*x - 0.7).^3)/0.9"), "x", dps=50).ok

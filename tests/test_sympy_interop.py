@@ -240,8 +240,8 @@ def test_to_sympy_forms() -> None:
     assert md.to_sympy(md.scalar("s") + mx.T @ my) == MatAdd(MatMul(sympy.Symbol("s"), OneMatrix(1, 1)),
                                                              MatMul(xs.T, ys))
     assert md.to_sympy(md.const(0.5) * mX) == MatMul(sympy.Rational(1, 2), Xs)
-    assert md.to_sympy(md.const(0.1) * mX) == MatMul(sympy.Rational(1, 10), Xs)  # the nearest double to 1/10
-    assert md.to_sympy(md.const(0.123456789) * mX) == MatMul(sympy.Float(0.123456789), Xs)
+    assert md.to_sympy(md.const(0.1) * mX) == MatMul(sympy.Rational(1, 10), Xs)  # numbers are the decimals written
+    assert md.to_sympy(md.const(0.123456789) * mX) == MatMul(sympy.Rational(123456789, 10**9), Xs)
 
 
 def test_to_sympy_uses_given_symbols() -> None:

@@ -23,9 +23,19 @@ def coefficient(e: Expr) -> tuple[float, Expr | None]:
 
 
 def fmt_number(v: Any) -> str:
-    """A number as Python source: ``2``, ``0.5``, ``(1/3)`` (a fraction, parenthesised so it binds as one)."""
+    """A number as Python source: ``2``, ``0.5``, ``1e-300`` (a decimal a float prints exactly), else ``(1/3)``
+    (a fraction, parenthesised so it binds as one)."""
     if isinstance(v, Fraction):
-        return f"({v.numerator}/{v.denominator})"
+        try:
+            r = repr(float(v))
+        except OverflowError:
+            r = ""
+        return r if r and Fraction(r) == v else f"({v.numerator}/{v.denominator})"
+    if isinstance(v, int) and abs(v) >= 10**16:  # 1.5e+20 (as written); beyond a float's range: inf
+        try:
+            return repr(float(v)) if float(v) == v else str(v)
+        except OverflowError:
+            return "1e999" if v > 0 else "-1e999"
     return repr(v) if isinstance(v, float) else str(v)
 
 

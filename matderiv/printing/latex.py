@@ -7,17 +7,20 @@ import sympy
 
 from ..expr import ONE, Expr
 from ..ops import OPS
-from .base import ADD, ATOM, MUL, NEG, POSTFIX, POW, Printer, coefficient
+from .base import ADD, ATOM, MUL, NEG, POSTFIX, POW, Printer, coefficient, fmt_number
 
 
 def latex_number(v: float) -> str:
     if isinstance(v, int):
         return str(v)
-    if isinstance(v, Fraction):
+    r = fmt_number(v)
+    if isinstance(v, Fraction) and r.startswith("("):
         sign = "-" if v < 0 else ""
         return rf"{sign}\frac{{{abs(v.numerator)}}}{{{v.denominator}}}"
-    r = repr(v)
-    return sympy.latex(sympy.Float(v, 15)) if "e" in r else r
+    if "e" in r:  # 1e-300 → 1 \cdot 10^{-300}
+        mantissa, exponent = r.split("e")
+        return rf"{mantissa} \cdot 10^{{{int(exponent)}}}"
+    return r
 
 
 def latex_name(name: str) -> str:

@@ -279,7 +279,7 @@ def _number(v: Any) -> str:
         return f"mpmath.mpf({v.numerator}) / {v.denominator}"
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise ArgumentError(f"a constant must be a number, got {v!r}")
-    return str(v) if isinstance(v, int) else repr(repr(float(v)))
+    return str(v) if isinstance(v, int) else repr(repr(float(v)))  # (numbers are ints or Fractions)
 
 
 def _kind(e: Expr) -> str:
