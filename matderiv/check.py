@@ -358,11 +358,14 @@ def _to_mp(arr: np.ndarray) -> mpmath.matrix:
 
 
 def _natural(s: Expr, arr: np.ndarray) -> np.ndarray | float:
-    """The value in numpy's natural shape: n×1 → 1-D, 1×1 → float, otherwise 2-D."""
+    """The value in the natural numpy shape of the symbol's kind (a vector of size 1 stays 1-D): n×1 and 1×m
+    → 1-D, 1×1 → float, otherwise 2-D."""
     a = np.asarray(arr.astype(float))
-    if a.shape == (1, 1):
+    if s.is_scalar:
         return float(a[0, 0])
-    return a[:, 0] if s.shape[1] == ONE else a
+    if s.shape[1] == ONE or s.shape[0] == ONE:
+        return a.ravel()
+    return a
 
 
 def _entries(v: Any) -> list[Any]:

@@ -434,3 +434,11 @@ def test_decimal_constants_are_exact() -> None:
     assert str(g) == "0.02 * x"
     assert md.check(md.sum((0.1 * x) ** 2), x, dps=50).ok
     assert md.check(md.parse("sum((0.3*x - 0.7).^3)/0.9"), "x", dps=50).ok
+
+
+def test_dimensions_of_size_one() -> None:
+    # a vector of one entry is still a vector (1-D) for the generated code
+    xv = md.vector("x", "n")
+    assert md.check(md.sum(md.exp(xv)), xv, at={"n": 1}, dps=30).ok
+    av, Xm, bv = md.vector("a", "n"), md.matrix("X", "n", "m"), md.vector("b", "m")
+    assert md.check(av.T @ Xm @ bv, Xm, at={"m": 1}, dps=30).ok
