@@ -49,7 +49,9 @@ def corpus() -> list[str]:
     for e in [md.kron(A, X), md.solve(X, A) @ x, md.diag(x) @ X, md.diag(X), s / (s + 1), X / 2, md.sqrt(x),
               md.abs(x) ** 1.5, md.norm2(X), md.norm2(x) ** 2, md.inv(X.T), md.inv(X).T, md.ones(3, 4) * s,
               md.exp(-x) * md.sigmoid(x) / (1 + x * x), md.logsumexp(x), md.softmax(x), md.relu(W1 @ x + b1),
-              md.elementwise("my_f", lambda t: t ** 3)(X), md.trace(md.inv(X)) - md.det(X) + md.logdet(X)]:
+              md.elementwise("my_f", lambda t: t ** 3)(X), md.trace(md.inv(X)) - md.det(X) + md.logdet(X),
+              X.T.T, md.inv(X) ** 2, X.T ** 2, md.inv(X.T).T, s * (-1), md.const(2) * md.const(3), X @ (-(X * A)),
+              md.const(1e-300) * X, md.const(1) / 3 * x]:
         out.append(md.latex(e))
     g = md.grad(md.sum(md.sigmoid(md.matrix("W2", "k", "h") @ md.relu(W1 @ x + b1))), W1)
     out += [md.latex(g, where=True), g._repr_latex_().strip("$")]

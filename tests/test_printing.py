@@ -130,3 +130,22 @@ def test_ones_matrix_inside_a_product() -> None:
 def test_fractions() -> None:
     assert md.latex(s / (s + 1)) == r"\frac{s}{s + 1}"
     assert md.latex(X / 2) in (r"\frac{X}{2}", r"\frac{1}{2} X", r"0.5 X")
+
+
+def test_str_is_python_with_the_same_meaning() -> None:
+    # a negated product is parenthesised where Python would bind it otherwise: A @ -A * B is (A @ -A) * B
+    A, B = md.matrix("A", 3, 3), md.matrix("B", 3, 3)
+    xv, sv = md.vector("x", 3), md.scalar("s")
+    names = {"A": A, "B": B, "x": xv, "s": sv, "inv": md.inv}
+    for e in [A @ (-(A * B)), xv.T @ (-xv / sv), A @ (-2 * B), md.mul(-1, -1, xv), sv * (-1), A.T.T]:
+        assert md.simplify(eval(str(e), names)) == md.simplify(e), str(e)  # test-side eval of our own output
+    assert str(A @ (-(A * B))) == "A @ (-A * B)"
+
+
+def test_latex_never_stacks_superscripts_or_juxtaposes_numbers() -> None:
+    A, sv = md.matrix("A", 3, 3), md.scalar("s")
+    assert md.latex(A.T.T) == r"\left(A^{\top}\right)^{\top}"
+    assert md.latex(md.inv(A) ** 2) == r"\left(A^{-1}\right)^{\circ 2}"
+    assert md.latex(sv * (-1)) == r"s \left(-1\right)"
+    assert md.latex(md.const(3) * md.const(2) * sv) == "6 s"
+    assert md.latex(A @ (-(A * A.T))) == r"A \left(-A \odot A^{\top}\right)"

@@ -74,8 +74,8 @@ class LatexPrinter(Printer):
 
     def _print_mul(self, e: Expr) -> tuple[str, int]:
         c, rest = coefficient(e)
-        if rest is None:
-            return self._print_const(e)
+        if rest is None:  # numbers only
+            return latex_number(c), (NEG if c < 0 else ATOM)
         fs = list(rest.args) if rest.op == "mul" else [rest]
         scalars = [f for f in fs if f.is_scalar]
         full = [f for f in fs if not f.is_scalar]
@@ -88,7 +88,8 @@ class LatexPrinter(Printer):
             ns = " ".join(self.wrap(f, MUL + 1) for f in num) or "1"
             parts.append(rf"\frac{{{ns}}}{{{ds}}}")
         else:
-            parts.extend(self.wrap(f, MUL + 1) for f in num)
+            parts.extend(self.paren(self.emit(f)[0]) if f.op == "const" and f.params[0] < 0 else self.wrap(f, MUL + 1)
+                         for f in num)
         had: list[str] = []
         for f in full:
             if f.op == "power" and f.params[0] == -1 and had:
@@ -99,11 +100,14 @@ class LatexPrinter(Printer):
             parts.append(r" \odot ".join(had))
         if len(fs) == 1 and rest.op == "matmul":
             parts = [self.emit(rest)[0]]  # a number commutes with the product: 2 A^T x
-        s = " ".join(parts)
+        if c != 1 and c != -1:
+            parts.insert(0, latex_number(c))
+        s = parts[0]
+        for p in parts[1:]:  # juxtaposed numbers would read as one (2 3): a dot between them
+            s += rf" \cdot {p}" if p[:1].isdigit() or p.startswith(("-", r"\frac")) else f" {p}"
+        single = len(fs) == 1 and not den and rest.op not in ("mul", "matmul")
         if c == -1:
-            return f"-{s}", NEG
-        if c != 1:
-            return f"{latex_number(c)} {s}", (NEG if c < 0 else MUL)
+            return f"-{s}", NEG if single else MUL
         return s, MUL
 
     def _factor(self, a: Expr) -> str:
@@ -118,19 +122,24 @@ class LatexPrinter(Printer):
         if e.is_scalar and p == 0.5:
             return rf"\sqrt{{{self.emit(a)[0]}}}", ATOM
         circ = "" if e.is_scalar else r"\circ "
-        return f"{self.wrap(a, POSTFIX)}^{{{circ}{latex_number(p)}}}", POW
+        return f"{self.base(a)}^{{{circ}{latex_number(p)}}}", POW
 
     def _print_transpose(self, e: Expr) -> tuple[str, int]:
         a = e.args[0]
         if a.op == "inv":
-            return rf"{self.wrap(a.args[0], POSTFIX)}^{{-\top}}", POSTFIX
-        return rf"{self.wrap(a, POSTFIX)}^{{\top}}", POSTFIX
+            return rf"{self.base(a.args[0])}^{{-\top}}", POSTFIX
+        return rf"{self.base(a)}^{{\top}}", POSTFIX
 
     def _print_inv(self, e: Expr) -> tuple[str, int]:
         a = e.args[0]
         if a.op == "transpose":
-            return rf"{self.wrap(a.args[0], POSTFIX)}^{{-\top}}", POSTFIX
-        return rf"{self.wrap(a, POSTFIX)}^{{-1}}", POSTFIX
+            return rf"{self.base(a.args[0])}^{{-\top}}", POSTFIX
+        return rf"{self.base(a)}^{{-1}}", POSTFIX
+
+    def base(self, a: Expr) -> str:
+        """``a`` as the base of a superscript: parenthesised when it has one already (no A^{T}^{T})."""
+        s, p = self.emit(a)
+        return self.paren(s) if p < POSTFIX or s.endswith("}") and "^{" in s else s
 
     def _print_solve(self, e: Expr) -> tuple[str, int]:
         a, b = e.args

@@ -50,8 +50,8 @@ class TextPrinter(Printer):
 
     def _print_mul(self, e: Expr) -> tuple[str, int]:
         c, rest = coefficient(e)
-        if rest is None:
-            return self._print_const(e)
+        if rest is None:  # numbers only
+            return fmt_number(c), (NEG if c < 0 else ATOM)
         num: list[str] = []
         den: list[str] = []
         for f in (rest.args if rest.op == "mul" else (rest,)):
@@ -67,10 +67,11 @@ class TextPrinter(Printer):
         s = " * ".join(num) if num else "1"
         if den:
             s += "".join(f" / {d}" for d in den)
-        if c == -1:
-            return f"-{s}", NEG
+        single = len(num) == 1 and not den and rest.op not in ("mul", "matmul")
+        if c == -1:  # -x binds as a negation; -x * y and -A @ B bind as the product they are
+            return f"-{s}", NEG if single else MUL
         if c != 1:
-            return f"{fmt_number(c)} * {s}", (NEG if c < 0 else MUL)
+            return f"{fmt_number(c)} * {s}", MUL
         return s, MUL
 
     def _print_matmul(self, e: Expr) -> tuple[str, int]:
