@@ -64,6 +64,10 @@ def vjp(f: Expr, wrt: Wrt | Sequence[Wrt], seed: object) -> Expr | tuple[Expr, .
         raise DerivativeError(f"the seed {describe(seed_e)} must have the shape of {describe(f)}")
     many = isinstance(wrt, (list, tuple))
     ws = [resolve(f, w) for w in (wrt if many else [wrt])]  # type: ignore[union-attr]
+    for w in ws:
+        if w in seed_e.free_symbols:
+            raise DerivativeError(f"the seed {seed_e} depends on {w.name!r}: a seed is held constant (as in "
+                                  f"F.backward(seed)); differentiate <seed, F> with md.grad instead")
     res = tuple(simplify(g) for g in vjp_raw(simplify(f), ws, seed_e))  # f's identities first: log det X = logdet X
     return res if many else res[0]
 

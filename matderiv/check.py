@@ -432,6 +432,13 @@ def check(f: object, wrt: object, at: Mapping[object, object] | None = None, dps
         phi = sum_(mul(seed_e, f))
     if grad is not None:
         formulas = _candidates(grad, ws)
+        known = phi.free_symbols
+        for g in formulas:
+            unknown = sorted(s.name for s in g.free_symbols - known)
+            if unknown:
+                raise ArgumentError(f"check: the candidate gradient {describe(g)} uses {', '.join(map(repr, unknown))}, "
+                                    f"which the expression does not (its symbols: "
+                                    f"{', '.join(sorted(s.name for s in known))})")
     elif seed_e is None:
         formulas = list(_grad(f, ws))  # type: ignore[arg-type]
     else:

@@ -60,7 +60,10 @@ def as_dim(d: object) -> Dim:
         if isinstance(e, sympy.Symbol):
             return dim_symbol(e.name)
         if e.free_symbols and all(isinstance(s, sympy.Symbol) for s in e.free_symbols):
-            return e.xreplace({s: dim_symbol(s.name) for s in e.free_symbols})
+            d = e.xreplace({s: dim_symbol(s.name) for s in e.free_symbols})
+            if d.is_positive is not True:
+                raise ShapeError(f"dimension {d} is not positive")
+            return d
     raise ArgumentError(f"dimension {d!r} must be a positive int, a name or a SymPy symbol")
 
 
@@ -181,6 +184,9 @@ class Expr:
     def __rmul__(self, other: object) -> Expr:
         return ops.mul(other, self)
 
+    def __abs__(self) -> Expr:
+        return ops.apply("abs", self)
+
     def __rpow__(self, other: object) -> Expr:
         return ops.power(other, self)
 
@@ -241,8 +247,9 @@ def fmt_shape(shape: Shape) -> str:
 
 
 def describe(e: Expr) -> str:
-    """``'X' (n×m)`` — how error messages name an operand."""
-    return f"'{e}' ({fmt_shape(e.shape)})"
+    """``'X' (n×m)`` — how error messages name an operand (a long one cut in the middle)."""
+    t = str(e)
+    return f"'{t if len(t) <= 120 else t[:60] + ' … ' + t[-55:]}' ({fmt_shape(e.shape)})"
 
 
 ExprLike = Union[Expr, int, float]

@@ -164,6 +164,9 @@ def make_fn(name: str, f: sympy.Expr | Callable[[sympy.Symbol], sympy.Expr]) -> 
         raise ArgumentError(f"elementwise function {name!r} must be a scalar expression of one symbol, got {body}")
     if body in _BY_BODY:
         return _BY_BODY[body]
+    if name in NAMED:
+        raise ArgumentError(f"elementwise function {name!r} is a built-in function with another body; choose another "
+                            "name")
     dom = "positive" if body.has(sympy.log) or any(p.exp.is_Rational and not p.exp.is_Integer
                                                    for p in body.atoms(sympy.Pow)) else ""
     return Fn(name, body, dom)

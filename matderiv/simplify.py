@@ -378,17 +378,33 @@ def mul_drop_ones(e: Expr) -> Expr:
     return mul(*[a for a in e.args if a.op != "ones"])
 
 
+def _base_exponent(a: Expr) -> tuple[Expr, Fraction | float]:
+    """``a = b^{∘p}``: powers, square roots (p = 1/2) and powers of square roots."""
+    base, p = (a.args[0], a.params[0]) if a.op == "power" else (a, 1)
+    if _is_fn(base, "sqrt"):
+        base, p = base.args[0], p * Fraction(1, 2)
+    return (a, 1) if base.op == "const" else (base, p)
+
+
+def _as_power(b: Expr, p: Fraction | float) -> Expr:
+    """b^{∘p}, written with a square root for half-integer p: √b, 1/√b, √b^{∘3}."""
+    if p == 1:
+        return b
+    if (2 * p) % 2 == 1:
+        root = apply("sqrt", b)
+        return root if p == Fraction(1, 2) else power(root, _number_value(2 * p))
+    return power(b, _number_value(p))
+
+
 def mul_powers(e: Expr) -> Expr:
-    """X^{∘a} ⊙ X^{∘b} = X^{∘(a+b)}; X^{∘0} = 𝟏𝟏ᵀ (where X is defined)."""
-    exps: dict[Expr, float] = {}
+    """X^{∘a} ⊙ X^{∘b} = X^{∘(a+b)}, √X = X^{∘1/2}; X^{∘0} = 𝟏𝟏ᵀ (where X is defined)."""
+    exps: dict[Expr, Fraction | float] = {}
     for a in e.args:
-        base, p = (a.args[0], a.params[0]) if a.op == "power" else (a, 1)
-        if base.op == "const":
-            base, p = a, 1
+        base, p = _base_exponent(a)
         exps[base] = exps.get(base, 0) + p
     if len(exps) == len(e.args):
         return e
-    factors = [b if p == 1 else power(b, _number_value(p)) for b, p in exps.items() if p != 0]
+    factors = [_as_power(b, p) for b, p in exps.items() if p != 0]
     if not factors:
         return ones(*e.shape) if not e.is_scalar else const(1)
     out = mul(*factors)
@@ -441,7 +457,7 @@ def power_trivial(e: Expr) -> Expr:
         return power(a.args[0], _number_value(a.params[0] * p))
     if a.op == "const" and float(p).is_integer() and a.params[0] != 0:  # exact; 2^{1/2} stays a power
         return const(Fraction(a.params[0]) ** int(p))
-    if a.op == "ones":
+    if a.op == "ones" or (a.op == "zeros" and p > 0):
         return a
     return e
 
@@ -537,6 +553,17 @@ def pull_coefficient(e: Expr) -> Expr:
     return scale(c, rebuild(e, [*e.args[:-1], rest]))
 
 
+def sum_of_hadamard_eye(e: Expr) -> Expr:
+    """sum(M ⊙ I) = tr M."""
+    a = e.args[0]
+    if a.op == "mul" and any(f.op == "eye" for f in a.args):
+        rest = [f for f in a.args if f.op != "eye"]
+        inner = rest[0] if len(rest) == 1 else mul(*rest)
+        if inner.shape == a.shape:
+            return trace(inner)
+    return e
+
+
 def sum_of_softmax(e: Expr) -> Expr:
     """Σᵢ softmax(z)ᵢ = 1."""
     return const(1) if e.args[0].op == "softmax" else e
@@ -568,7 +595,7 @@ for _op, _rules in {
     "solve": [pull_coefficient],
     "det": [of_transpose, of_scalar],
     "logdet": [of_transpose, of_scalar, logdet_of_inverse],
-    "sum": [of_transpose, of_scalar, pull_coefficient, sum_of_softmax],
+    "sum": [of_transpose, of_scalar, pull_coefficient, sum_of_softmax, sum_of_hadamard_eye],
     "norm2": [of_transpose, of_scalar],
     "inv": [of_scalar, inv_of_inv, inv_of_product],
 }.items():

@@ -124,3 +124,22 @@ def test_grad_of_a_matrix_by_a_non_symbol_says_a_seed_is_needed() -> None:
 def test_division_by_the_number_zero() -> None:
     with pytest.raises(md.ParseError, match=r"division by zero(.|\n)*column 2"):
         md.parse("1/0*x'*x")
+
+
+def test_review_findings_raise_clear_errors() -> None:
+    A = md.matrix("A", 2, 2)
+    with pytest.raises(md.DerivativeError, match="the seed A depends on 'A'"):
+        md.vjp(md.exp(A), A, A)  # a seed is held constant, as in F.backward(seed)
+    with pytest.raises(md.ArgumentError, match="'exp' is a built-in function"):
+        md.elementwise("exp", lambda u: u ** 2)  # would print as exp and parse back as the built-in
+    with pytest.raises(md.ShapeError, match="not positive"):
+        md.matrix("P", -sympy.Symbol("k"), 2)
+    X = md.matrix("X", "n", "m")
+    with pytest.raises(md.ArgumentError, match="uses 'Q', which the expression does not"):
+        md.check(md.sum(X), X, grad=md.matrix("Q", "n", "m"))
+    long = md.matrix("X", 3, 3)
+    for _ in range(6):
+        long = long @ long + long
+    with pytest.raises(md.ShapeError) as info:
+        long @ md.vector("v", 4)
+    assert len(str(info.value)) < 400 and " … " in str(info.value)  # a long operand is named, cut in the middle

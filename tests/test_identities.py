@@ -223,3 +223,17 @@ def test_logdet_of_sum_of_grams() -> None:
     X, Y = _X(), md.matrix("Y", "n", "m")
     assert str(md.grad(md.logdet(X @ X.T + Y @ Y.T), X)) in ("2 * inv(X @ X.T + Y @ Y.T) @ X",
                                                              "2 * solve(X @ X.T + Y @ Y.T, X)")
+
+
+def test_square_roots_and_traces_in_textbook_form() -> None:
+    X, A, s, x = _Xsq(), md.matrix("A", "n", "n"), md.scalar("s"), _x()
+    # ∂√det X/∂X = ½ √det X X^{-T} (C 49 and the chain rule)
+    assert str(md.grad(md.sqrt(md.det(X)), X)) == "0.5 * sqrt(det(X)) * inv(X.T)"
+    # ∂ tr(sAX)/∂s = tr(AX), and ∂ Σ √x ⊙ x/∂x = 1.5 √x
+    assert str(md.grad(md.trace(s * A @ X), s)) == "trace(A @ X)"
+    assert str(md.grad(md.sum(md.sqrt(x) * x), x)) == "1.5 * sqrt(x)"
+    rng = np.random.default_rng(3)
+    X0, x0 = well_conditioned(rng, N), rng.uniform(0.5, 2, (N, 1))
+    assert_vjp(lambda v: np.sqrt(det(v)), [X0], {0: ev(md.grad(md.sqrt(md.det(X)), X), {X: X0})})
+    assert_vjp(lambda v: float(np.sum(np.sqrt(v) * v)), [x0], {0: ev(md.grad(md.sum(md.sqrt(x) * x), x), {x: x0})})
+    assert abs(X) == md.abs(X)  # Python's abs is the elementwise |X|

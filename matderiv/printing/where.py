@@ -27,6 +27,7 @@ def name_shared(exprs: Sequence[Expr], prefix: str = "t") -> tuple[list[Expr], l
             target = a.args[0] if a.op == "transpose" else a
             uses[target] = uses.get(target, 0) + 1
     taken = {s.name for e in exprs for s in e.free_symbols}
+    taken |= {n.replace("_", "") for n in taken}  # t_0 prints as t0 does in LaTeX
     replaced: dict[Expr, Expr] = {}
     definitions: list[tuple[Expr, Expr]] = []
     for node in order:
