@@ -298,6 +298,14 @@ def parse_candidate(d: Derivation, w: Expr, text: str) -> Expr:
             rest = both.args[0].args[1:]
             g = rest[0] if len(rest) == 1 else md.matmul(*rest)
     except MatderivError as exc:
+        try:  # a formula that parses alone but cannot have w's shape: say so, not what the shape trick tripped on
+            own = [declaration(s) for s in d.args if s.name in used]
+            alone = md.parse(text + (" where " + ", ".join(own) if own else ""))
+        except MatderivError:
+            alone = None
+        if alone is not None:
+            raise ArgumentError(f"--grad {text!r} must have {w.name}'s shape {fmt_shape(w.shape)}, "
+                                f"got {fmt_shape(alone.shape)}") from None
         raise type(exc)(f"--grad {text!r} (for {w.name}, {fmt_shape(w.shape)}): "
                         f"{getattr(exc, 'reason', exc)}") from None
     extra = sorted(s.name for s in g.free_symbols if s.name not in syms)

@@ -379,3 +379,8 @@ def test_a_long_derivative_is_shown_again_with_its_repeated_parts_named(capsys: 
     assert lines[i + 1:i + 3] == ["where t0 = W1*x + b1", "t1 = sigmoid(W2*relu(t0) + b2)"]
     rc, out, _ = run(capsys, "grad", "a'*X*b", "--wrt", "X", "--no-check")
     assert "where" not in out  # short results are shown once
+
+
+def test_a_hand_written_gradient_of_the_wrong_shape_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, err = run(capsys, "check", "x'*A*x", "--wrt", "x", "--grad", "2*A")
+    assert rc == 2 and "--grad '2*A' must have x's shape n×1, got n×n" in err
