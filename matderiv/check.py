@@ -464,7 +464,6 @@ def check(f: object, wrt: object, at: Mapping[object, object] | None = None, dps
         except CheckError as exc:
             failure = exc
     else:
-        point.default_sizes(0)
         raise failure  # type: ignore[misc]
     dirs = {w: [_direction(w, shapes[w], values[w], gen) for _ in range(directions)] for w in ws}
 

@@ -398,11 +398,6 @@ def _demo() -> Any:
     return demo
 
 
-def read_rows(path: str) -> list[Any]:
-    """The rows of an identity list (see :func:`matderiv.table.read_rows`)."""
-    return _table().read_rows(path)
-
-
 # ---- argument parsing --------------------------------------------------------------------------------------------
 EPILOGS = {
     "grad": """examples:

@@ -13,7 +13,7 @@ from typing import Callable, Iterable
 
 from .expr import ONE, Expr
 from .ops import (OPS, add, apply, const, eye, inv, is_number, logdet, logsumexp, matmul, mul, neg, ones, power,
-                  rebuild, trace, transpose, zeros)
+                  rebuild, trace, transpose, zeros, zeros_like)
 from .printing.text import text
 
 Rule = Callable[[Expr], Expr]
@@ -73,10 +73,6 @@ def bottom_up(rule: Rule) -> Rule:
 # ---- helpers -----------------------------------------------------------------------------------------------
 def is_zero(e: Expr) -> bool:
     return e.op == "zeros" or is_number(e, 0)
-
-
-def zero_like(e: Expr) -> Expr:
-    return zeros(*e.shape)
 
 
 def split_coefficient(e: Expr) -> tuple[float, Expr]:
@@ -167,7 +163,7 @@ def transpose_of_inverse(e: Expr) -> Expr:
 # ---- matmul ---------------------------------------------------------------------------------------------------------
 def matmul_of_zero(e: Expr) -> Expr:
     """A 0 B = 0."""
-    return zero_like(e) if any(is_zero(a) for a in e.args) else e
+    return zeros_like(e) if any(is_zero(a) for a in e.args) else e
 
 
 def matmul_drop_identity(e: Expr) -> Expr:
@@ -263,7 +259,7 @@ def add_drop_zeros(e: Expr) -> Expr:
     if len(kept) == len(e.args):
         return e
     if not kept:
-        return zero_like(e)
+        return zeros_like(e)
     out = add(*kept)
     return out if out.shape == e.shape else mul(out, ones(*e.shape))
 
@@ -278,7 +274,7 @@ def add_collect(e: Expr) -> Expr:
         return e
     terms = [scale(_number_value(c), r) for r, c in coeffs.items() if c != 0]
     if not terms:
-        return zero_like(e)
+        return zeros_like(e)
     out = add(*terms)
     return out if out.shape == e.shape else mul(out, ones(*e.shape))
 
@@ -353,7 +349,7 @@ def add_sort(e: Expr) -> Expr:
 # ---- mul ----------------------------------------------------------------------------------------------------------------
 def mul_of_zero(e: Expr) -> Expr:
     """0 ⊙ A = 0."""
-    return zero_like(e) if any(is_zero(a) for a in e.args) else e
+    return zeros_like(e) if any(is_zero(a) for a in e.args) else e
 
 
 def mul_numbers(e: Expr) -> Expr:
@@ -577,7 +573,7 @@ def diag_of_sum(e: Expr) -> Expr:
 
 def linear_of_zero(e: Expr) -> Expr:
     """L(0) = 0 for a linear op L of one argument (not for n-ary add: A + 0 = A)."""
-    return zero_like(e) if len(e.args) == 1 and is_zero(e.args[0]) else e
+    return zeros_like(e) if len(e.args) == 1 and is_zero(e.args[0]) else e
 
 
 RULES: dict[str, list[Rule]] = defaultdict(list)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import matderiv as md
-from matderiv import cli
+from matderiv import table
 from matderiv.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -351,7 +351,7 @@ def test_identities_page_does_not_drift(capsys: pytest.CaptureFixture[str], tmp_
 
 
 def test_identities_list_covers_the_required_families() -> None:
-    items = cli.read_rows(str(ROOT / "docs" / "identities.txt"))
+    items = table.read_rows(str(ROOT / "docs" / "identities.txt"))
     sections = [i for i in items if isinstance(i, str)]
     rows = [i for i in items if not isinstance(i, str)]
     assert len(rows) >= 40

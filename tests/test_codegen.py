@@ -251,7 +251,7 @@ def test_scalars_given_as_arrays_and_rows_as_2d() -> None:
         out = fn(sv, V["R"][None, :], V["X"])
         assert out.shape == (N,)
         np.testing.assert_allclose(out, float(np.float64(sv if np.ndim(sv) == 0 else np.ravel(sv)[0]))
-                                   * (V["X"] @ V["R"]), rtol=1e-6)
+                                   * (V["X"] @ V["R"]), rtol=1e-14)
 
 
 def test_tuple_for_a_list_one_value_otherwise() -> None:
@@ -362,6 +362,7 @@ def test_names_of_numpy_builtins_temporaries_and_dimensions_are_kept_apart() -> 
 def test_results_are_writable_arrays() -> None:
     for e, args in ((md.diag(A), [A]), (md.diag(A).T, [A]), (md.ones(n) @ b.T, [a, b]), (X + 0 * b.T, [X, b])):
         out = md.lambdify(args, e)(*(V[x.name] for x in args))
+        assert out.flags.writeable
         out[0] = 1.0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from ..expr import ONE, Expr, iter_nodes
+from ..expr import Expr, iter_nodes
 from ..ops import OPS
 
 # Binding strength, loosest first; a child binding looser than its parent's slot gets parentheses.
@@ -80,11 +80,3 @@ class Printer:
         if not template:
             raise NotImplementedError(f"{type(self).__name__} cannot print '{e.op}'")
         return template.format(*(self.emit(a)[0] for a in e.args)), ATOM
-
-
-def dims_of(e: Expr) -> tuple[Any, Any]:
-    return e.shape
-
-
-def is_row(e: Expr) -> bool:
-    return e.shape[0] == ONE and e.shape[1] != ONE
