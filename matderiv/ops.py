@@ -311,8 +311,12 @@ def matmul(*factors: Expr) -> Expr:
 
 
 # ---- transpose ----------------------------------------------------------------------------------------------
-defop("transpose", lambda args, params: (args[0].shape[1], args[0].shape[0]),
-      lambda g, out, i: transpose(g), linear=True)  # ∂⟨G, Xᵀ⟩/∂X = Gᵀ
+def _transpose_vjp(g: Expr, out: Expr, i: int) -> Expr:
+    """∂⟨G, Xᵀ⟩/∂X = Gᵀ."""
+    return transpose(g)
+
+
+defop("transpose", lambda args, params: (args[0].shape[1], args[0].shape[0]), _transpose_vjp, linear=True)
 
 
 def transpose(a: object) -> Expr:
@@ -346,18 +350,32 @@ def elementwise(name: str, f: sympy.Expr | Callable[[sympy.Symbol], sympy.Expr])
 
 
 # ---- trace, det, logdet, inv, solve ----------------------------------------------------------------------------
-defop("trace", _scalar_of_square("trace"),
-      lambda g, out, i: mul(g, eye(out.args[0].shape[0])),  # ∂ tr X/∂X = I (C 100)
+def _trace_vjp(g: Expr, out: Expr, i: int) -> Expr:
+    """∂ tr X/∂X = I (C 100)."""
+    return mul(g, eye(out.args[0].shape[0]))
+
+
+def _det_vjp(g: Expr, out: Expr, i: int) -> Expr:
+    """∂ det X/∂X = det(X) X^{−T} (C 49)."""
+    return mul(g, out, transpose(inv(out.args[0])))
+
+
+def _logdet_vjp(g: Expr, out: Expr, i: int) -> Expr:
+    """∂ log det X/∂X = X^{−T} (C 57)."""
+    return mul(g, transpose(inv(out.args[0])))
+
+
+def _inv_vjp(g: Expr, out: Expr, i: int) -> Expr:
+    """C = X⁻¹: X̄ = −Cᵀ C̄ Cᵀ (C 59, Giles §2.3.4)."""
+    return neg(matmul(transpose(out), g, transpose(out)))
+
+
+defop("trace", _scalar_of_square("trace"), _trace_vjp,
       text="trace({0})", latex=r"\operatorname{{tr}}\left({0}\right)", linear=True)
-defop("det", _scalar_of_square("det"),
-      lambda g, out, i: mul(g, out, transpose(inv(out.args[0]))),  # ∂ det X/∂X = det(X) X^{−T} (C 49)
-      text="det({0})", latex=r"\det\left({0}\right)", domain="invertible")
-defop("logdet", _scalar_of_square("logdet"),
-      lambda g, out, i: mul(g, transpose(inv(out.args[0]))),  # ∂ log det X/∂X = X^{−T} (C 57)
+defop("det", _scalar_of_square("det"), _det_vjp, text="det({0})", latex=r"\det\left({0}\right)", domain="invertible")
+defop("logdet", _scalar_of_square("logdet"), _logdet_vjp,
       text="logdet({0})", latex=r"\log\det\left({0}\right)", domain="positive-det")
-defop("inv", _square("inv"),
-      lambda g, out, i: neg(matmul(transpose(out), g, transpose(out))),  # X̄ = −X^{−T} Ḡ X^{−T} (C 59, Giles §2.3.4)
-      text="inv({0})", latex=r"{0}^{{-1}}", domain="invertible")
+defop("inv", _square("inv"), _inv_vjp, text="inv({0})", latex=r"{0}^{{-1}}", domain="invertible")
 
 
 def trace(a: object) -> Expr:
@@ -400,10 +418,18 @@ def solve(a: object, b: object) -> Expr:
 
 
 # ---- reductions and norms -------------------------------------------------------------------------------------
-defop("sum", _to_scalar, lambda g, out, i: mul(g, ones(*out.args[0].shape)),  # ∂ 1ᵀX1/∂X = 11ᵀ
-      text="sum({0})", latex=r"\operatorname{{sum}}\left({0}\right)", linear=True)
-defop("norm2", _to_scalar, lambda g, out, i: mul(g, out.args[0], power(out, -1)),  # ∂‖X‖_F/∂X = X/‖X‖_F (C 2.6)
-      text="norm2({0})", latex=r"\left\| {0} \right\|", domain="nonzero")
+def _sum_vjp(g: Expr, out: Expr, i: int) -> Expr:
+    """∂ 1ᵀX1/∂X = 𝟏𝟏ᵀ."""
+    return mul(g, ones(*out.args[0].shape))
+
+
+def _norm2_vjp(g: Expr, out: Expr, i: int) -> Expr:
+    """∂‖X‖_F/∂X = X/‖X‖_F (C 2.6)."""
+    return mul(g, out.args[0], power(out, -1))
+
+
+defop("sum", _to_scalar, _sum_vjp, text="sum({0})", latex=r"\operatorname{{sum}}\left({0}\right)", linear=True)
+defop("norm2", _to_scalar, _norm2_vjp, text="norm2({0})", latex=r"\left\| {0} \right\|", domain="nonzero")
 
 
 def sum_(a: object) -> Expr:
@@ -429,10 +455,18 @@ def _diag_shape(args: tuple[Expr, ...], params: tuple[Any, ...]) -> Shape:
     return (v.shape[0], v.shape[0])
 
 
-defop("diag", _diag_shape, lambda g, out, i: diagpart(g),  # ⟨G, diag(v)⟩ = ⟨diag(G), v⟩
-      text="diag({0})", latex=r"\operatorname{{diag}}\left({0}\right)", linear=True)
-defop("diagpart", lambda args, params: (_square("diag")(args, params)[0], ONE),
-      lambda g, out, i: diag_matrix(g),
+def _diag_vjp(g: Expr, out: Expr, i: int) -> Expr:
+    """⟨G, diag(v)⟩ = ⟨diag(G), v⟩: the cotangent of v is G's diagonal."""
+    return diagpart(g)
+
+
+def _diagpart_vjp(g: Expr, out: Expr, i: int) -> Expr:
+    """⟨g, diag(X)⟩ = ⟨diag(g), X⟩: the cotangent of X is the diagonal matrix of g."""
+    return diag_matrix(g)
+
+
+defop("diag", _diag_shape, _diag_vjp, text="diag({0})", latex=r"\operatorname{{diag}}\left({0}\right)", linear=True)
+defop("diagpart", lambda args, params: (_square("diag")(args, params)[0], ONE), _diagpart_vjp,
       text="diag({0})", latex=r"\operatorname{{diag}}\left({0}\right)", linear=True)
 
 
@@ -472,16 +506,28 @@ def _blocks_shape(name: str) -> ShapeRule:
     return rule
 
 
-defop("kron", _kron_shape,
-      lambda g, out, i: blockdot(g, out.args[1]) if i == 0 else blocksum(g, out.args[0]),
-      text="kron({0}, {1})", latex=r"{0} \otimes {1}")
-# blockdot(G, B)ᵢⱼ = ⟨Gᵢⱼ, B⟩ over the blocks Gᵢⱼ of B's shape: the VJP of A ⊗ B in A.
-defop("blockdot", _blocks_shape("blockdot"),
-      lambda g, out, i: kron(g, out.args[1]) if i == 0 else blocksum(out.args[0], g),
+def _kron_vjp(g: Expr, out: Expr, i: int) -> Expr:
+    """⟨G, A ⊗ B⟩ = ⟨blockdot(G, B), A⟩ = ⟨blocksum(G, A), B⟩, over the blocks Gᵢⱼ of G of B's shape."""
+    a, b = out.args
+    return blockdot(g, b) if i == 0 else blocksum(g, a)
+
+
+def _blockdot_vjp(h: Expr, out: Expr, i: int) -> Expr:
+    """blockdot(G, B)ᵢⱼ = ⟨Gᵢⱼ, B⟩ is bilinear: ⟨H, blockdot(G, B)⟩ = ⟨G, H ⊗ B⟩ = ⟨blocksum(G, H), B⟩."""
+    gg, b = out.args
+    return kron(h, b) if i == 0 else blocksum(gg, h)
+
+
+def _blocksum_vjp(h: Expr, out: Expr, i: int) -> Expr:
+    """blocksum(G, A) = Σᵢⱼ Aᵢⱼ Gᵢⱼ is bilinear: ⟨H, blocksum(G, A)⟩ = ⟨G, A ⊗ H⟩ = ⟨blockdot(G, H), A⟩."""
+    gg, a = out.args
+    return kron(a, h) if i == 0 else blockdot(gg, h)
+
+
+defop("kron", _kron_shape, _kron_vjp, text="kron({0}, {1})", latex=r"{0} \otimes {1}")
+defop("blockdot", _blocks_shape("blockdot"), _blockdot_vjp,
       text="blockdot({0}, {1})", latex=r"\operatorname{{blockdot}}\left({0}, {1}\right)")
-# blocksum(G, A) = Σᵢⱼ Aᵢⱼ Gᵢⱼ over the blocks Gᵢⱼ: the VJP of A ⊗ B in B.
-defop("blocksum", _blocks_shape("blocksum"),
-      lambda g, out, i: kron(out.args[1], g) if i == 0 else blockdot(out.args[0], g),
+defop("blocksum", _blocks_shape("blocksum"), _blocksum_vjp,
       text="blocksum({0}, {1})", latex=r"\operatorname{{blocksum}}\left({0}, {1}\right)")
 
 
@@ -512,8 +558,12 @@ def _softmax_shape(args: tuple[Expr, ...], params: tuple[Any, ...]) -> Shape:
 
 
 defop("logsumexp", _to_scalar, _lse_vjp, text="logsumexp({0})", latex=r"\operatorname{{logsumexp}}\left({0}\right)")
-defop("softmax", _softmax_shape,
-      lambda g, out, i: mul(out, add(g, neg(matmul(transpose(out), g)))),  # s ⊙ (g − sᵀg)
+def _softmax_vjp(g: Expr, out: Expr, i: int) -> Expr:
+    """s = softmax(x): x̄ = s ⊙ (ḡ − sᵀḡ) (the Jacobian is diag(s) − s sᵀ)."""
+    return mul(out, add(g, neg(matmul(transpose(out), g))))
+
+
+defop("softmax", _softmax_shape, _softmax_vjp,
       text="softmax({0})", latex=r"\operatorname{{softmax}}\left({0}\right)")
 
 
