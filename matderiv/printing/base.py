@@ -4,7 +4,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from ..expr import Expr, iter_nodes
+from ..expr import Expr
 from ..ops import OPS
 
 # Binding strength, loosest first; a child binding looser than its parent's slot gets parentheses.
@@ -52,8 +52,15 @@ class Printer:
         self._memo: dict[Expr, tuple[str, int]] = {}
 
     def doprint(self, e: Expr) -> str:
-        for node in iter_nodes([e]):  # children first, so that emit never recurses deeply
-            self.emit(node)
+        if e not in self._memo:  # children first (stopping at printed ones), so that emit never recurses deeply
+            stack: list[tuple[Expr, bool]] = [(e, False)]
+            while stack:
+                node, ready = stack.pop()
+                if ready:
+                    self.emit(node)
+                elif node not in self._memo:
+                    stack.append((node, True))
+                    stack.extend((a, False) for a in reversed(node.args) if a not in self._memo)
         return self.emit(e)[0]
 
     def emit(self, e: Expr) -> tuple[str, int]:
