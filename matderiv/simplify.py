@@ -136,14 +136,15 @@ def _transposes_freely(e: Expr) -> bool:
 def transpose_of_elementwise(e: Expr) -> Expr:
     """(A + B)ᵀ = Aᵀ + Bᵀ, (A ⊙ B)ᵀ = Aᵀ ⊙ Bᵀ, f(X)ᵀ = f(Xᵀ), (X^{∘p})ᵀ = (Xᵀ)^{∘p} (C 4).
 
-    Applied to sums and products when at least half the operands transpose freely (transposes, products,
-    symmetric), and to f(X) only when X is a transpose, so that (A + Aᵀ)ᵀ = A + Aᵀ while f(X Wᵀ + 𝟏bᵀ)ᵀ stays
-    a transpose of the forward value (which generated code then reuses).
+    Applied to sums and products whose operands are symbols or transpose freely (transposes, products,
+    symmetric), at least half of them freely, and to f(X) only when X is a transpose: (A + Aᵀ)ᵀ = A + Aᵀ, while
+    f(X Wᵀ + 𝟏bᵀ)ᵀ and (δ W ⊙ f'(Z))ᵀ stay transposes of values computed in their natural layout (backprop's).
     """
     a = e.args[0]
     if a.op in ("add", "mul"):
         full = [x for x in a.args if not x.is_scalar]
-        if 2 * sum(_transposes_freely(x) for x in full) >= len(full):
+        free = [_transposes_freely(x) for x in full]
+        if all(f or x.op == "symbol" for f, x in zip(free, full)) and 2 * sum(free) >= len(full):
             return rebuild(a, [transpose(x) for x in a.args])
     elif a.op in ("apply", "power") and a.args[0].op == "transpose":
         return rebuild(a, [a.args[0].args[0]])
@@ -280,12 +281,15 @@ def add_collect(e: Expr) -> Expr:
 
 
 def add_common_number(e: Expr) -> Expr:
-    """c A + c B = c (A + B) for a number c common to every term."""
-    cs = {split_coefficient(t)[0] for t in e.args}
-    if len(cs) != 1 or 1 in cs or any(t.op == "const" for t in e.args):
+    """c A ± c B = c (A ± B) for a number c common (up to sign) to every term: 2Ax − 2b = 2(Ax − b)."""
+    parts = [split_coefficient(t) for t in e.args]
+    sizes = {abs(c) for c, _ in parts}
+    if len(sizes) != 1 or 1 in sizes or any(t.op == "const" for t in e.args):
         return e
-    c = cs.pop()
-    return scale(c, add(*[split_coefficient(t)[1] for t in e.args]))
+    c = sizes.pop()
+    if all(k < 0 for k, _ in parts):
+        c = -c
+    return scale(c, add(*[scale(_number_value(k / c), rest) for k, rest in parts]))
 
 
 def _factors(e: Expr) -> list[Expr]:
