@@ -82,6 +82,27 @@ class Printer:
     def form(self, e: Expr) -> str:
         return OPS[e.op].text
 
+    times = " * "  # between a number and what it scales
+
+    def number(self, v: Any) -> str:
+        return fmt_number(v)
+
+    def _print_add(self, e: Expr) -> tuple[str, int]:
+        """A + B − c C: a negative coefficient becomes a minus sign."""
+        out = ""
+        for i, t in enumerate(e.args):
+            c, rest = coefficient(t)
+            if c < 0 and i > 0:
+                out += " - " + (self.number(-c) if rest is None else self._scaled(-c, rest))
+            else:
+                s = self.wrap(t, ADD + 1) if i else self.emit(t)[0]
+                out += f" + {s}" if i else s
+        return out, ADD
+
+    def _scaled(self, c: Any, rest: Expr) -> str:
+        s = self.wrap(rest, MUL if rest.op in ("mul", "matmul") else MUL + 1)
+        return s if c == 1 else f"{self.number(c)}{self.times}{s}"
+
     def _print_function(self, e: Expr) -> tuple[str, int]:
         template = self.form(e)
         if not template:

@@ -7,7 +7,7 @@ import sympy
 
 from ..expr import ONE, Expr
 from ..ops import OPS
-from .base import ADD, ATOM, MUL, NEG, POSTFIX, POW, Printer, coefficient, fmt_number
+from .base import ATOM, MUL, NEG, POSTFIX, POW, Printer, coefficient, fmt_number
 
 
 def latex_number(v: float) -> str:
@@ -29,6 +29,11 @@ def latex_name(name: str) -> str:
 
 
 class LatexPrinter(Printer):
+    times = " "
+
+    def number(self, v: float) -> str:
+        return latex_number(v)
+
     def paren(self, s: str) -> str:
         return rf"\left({s}\right)"
 
@@ -55,22 +60,6 @@ class LatexPrinter(Printer):
 
     def _print_eye(self, e: Expr) -> tuple[str, int]:
         return "I", ATOM
-
-    def _print_add(self, e: Expr) -> tuple[str, int]:
-        out = ""
-        for i, t in enumerate(e.args):
-            c, rest = coefficient(t)
-            if c < 0 and i > 0:
-                body = latex_number(-c) if rest is None else self._scaled(-c, rest)
-                out += f" - {body}"
-            else:
-                s = self.wrap(t, ADD + 1) if i else self.emit(t)[0]
-                out += f" + {s}" if i else s
-        return out, ADD
-
-    def _scaled(self, c: float, rest: Expr) -> str:
-        s = self.wrap(rest, MUL if rest.op in ("mul", "matmul") else MUL + 1)
-        return s if c == 1 else f"{latex_number(c)} {s}"
 
     def _print_mul(self, e: Expr) -> tuple[str, int]:
         c, rest = coefficient(e)

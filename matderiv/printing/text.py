@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..expr import ONE, Expr
-from .base import ADD, ATOM, MUL, NEG, POSTFIX, POW, Printer, coefficient, fmt_number
+from .base import ATOM, MUL, NEG, POSTFIX, POW, Printer, coefficient, fmt_number
 
 
 class TextPrinter(Printer):
@@ -31,22 +31,6 @@ class TextPrinter(Printer):
 
     def _print_eye(self, e: Expr) -> tuple[str, int]:
         return self._const_shape("eye", e)
-
-    def _print_add(self, e: Expr) -> tuple[str, int]:
-        out = ""
-        for i, t in enumerate(e.args):
-            c, rest = coefficient(t)
-            if c < 0 and i > 0:
-                body = fmt_number(-c) if rest is None else self._scaled(-c, rest)
-                out += f" - {body}"
-            else:
-                s = self.wrap(t, ADD + 1) if i > 0 else self.emit(t)[0]
-                out += f" + {s}" if i else s
-        return out, ADD
-
-    def _scaled(self, c: float, rest: Expr) -> str:
-        s = self.wrap(rest, MUL if rest.op in ("mul", "matmul") else MUL + 1)
-        return s if c == 1 else f"{fmt_number(c)} * {s}"
 
     def _print_mul(self, e: Expr) -> tuple[str, int]:
         c, rest = coefficient(e)
