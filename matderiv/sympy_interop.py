@@ -247,14 +247,11 @@ _FROM: dict[type, Callable[[_FromSympy, sympy.Basic], Expr]] = {
 
 
 # ---- matderiv → SymPy ------------------------------------------------------------------------------------------
-def _sympy_number(v: int | float | Fraction) -> sympy.Expr:
-    """An int as Integer; a float as the Rational it equals when that has a small denominator (0.5 → 1/2)."""
+def _sympy_number(v: int | Fraction) -> sympy.Expr:
+    """A matderiv number (an int or an exact fraction) as a SymPy Integer or Rational."""
     if isinstance(v, int):
         return sympy.Integer(v)
-    if isinstance(v, Fraction):
-        return sympy.Rational(v.numerator, v.denominator)
-    q = Fraction(v).limit_denominator(1000)
-    return sympy.Rational(q.numerator, q.denominator) if float(q) == v else sympy.Float(v)
+    return sympy.Rational(v.numerator, v.denominator)
 
 
 class _ToSympy:
