@@ -328,6 +328,11 @@ def cmd_check(ns: argparse.Namespace, out: Out) -> int:
         ok = bool(d.report.ok)
     else:
         ok = certify(d, ns.dps, ns.rng)
+    if ns.format == "json":
+        full = grad_json(d, "")
+        out(json.dumps({k: full[k] for k in ("input", "wrt", "seed", "derivative", "check")}, indent=2,
+                       ensure_ascii=False))
+        return 0 if ok else 1
     width = max(len(d.lhs(i)) for i in range(len(d.wrt))) + 2
     for i, g in enumerate(d.derivs):
         out(_label(d.lhs(i), width) + show(g))
@@ -520,6 +525,8 @@ exit status: 0 success, 1 a certificate failed, 2 bad usage or an error in the e
     _common(p)
     p.add_argument("--grad", action="append", metavar="G",
                    help="a hand-written derivative to certify instead of matderiv's (one per --wrt, in order)")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="json: {input, wrt, derivative, check} with the keys of grad's JSON")
     _certificate_options(p, 50)
     p.set_defaults(run=cmd_check)
 

@@ -384,3 +384,12 @@ def test_a_long_derivative_is_shown_again_with_its_repeated_parts_named(capsys: 
 def test_a_hand_written_gradient_of_the_wrong_shape_is_named(capsys: pytest.CaptureFixture[str]) -> None:
     rc, _, err = run(capsys, "check", "x'*A*x", "--wrt", "x", "--grad", "2*A")
     assert rc == 2 and "--grad '2*A' must have x's shape n×1, got n×n" in err
+
+
+def test_check_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = run(capsys, "check", "x'*A*x", "--wrt", "x", "--grad", "2*A*x", "--format", "json", "--dps", "30")
+    data = json.loads(out)
+    assert rc == 1 and data["check"]["ok"] is False and data["check"]["digits_mpmath"]["x"] < 3  # 2Ax needs A = Aᵀ
+    rc, out, _ = run(capsys, "check", "x'*A*x", "--wrt", "x", "--format", "json", "--dps", "30")
+    data = json.loads(out)
+    assert rc == 0 and data["check"]["ok"] is True and data["derivative"]["x"].startswith("(A + A')*x")
