@@ -20,10 +20,10 @@ import mpmath
 import sympy
 from sympy.printing.pycode import MpmathPrinter
 
-from ..errors import ArgumentError, DerivativeError, ShapeError
+from ..errors import ArgumentError, DerivativeError
 from ..expr import ONE, Expr, check_name, describe, dim_symbol, iter_nodes
+from ..codegen import outputs_of, resolve_args
 from ..functions import Fn
-from ..ops import as_expr
 from .base import ATOM, Printer
 
 PRELUDE = '''\
@@ -408,46 +408,6 @@ class MpmathCodePrinter(Printer):
         return self.call("_softmax", e)
 
 
-def _as_list(exprs: object) -> tuple[list[Expr], bool]:
-    if isinstance(exprs, (list, tuple)):
-        return [as_expr(e, "expression") for e in exprs], True
-    return [as_expr(exprs, "expression")], False
-
-
-def resolve_args(args: Sequence[Expr | str], exprs: Sequence[Expr], who: str) -> list[Expr]:
-    """The argument symbols (names are looked up among the expressions' symbols); every symbol must be one."""
-    if isinstance(args, (Expr, str)):
-        args = [args]
-    free: dict[str, Expr] = {}
-    for e in exprs:
-        for s in e.free_symbols:
-            other = free.setdefault(s.name, s)
-            if other != s:
-                raise ShapeError(f"{who}: symbol {s.name!r} is used with two shapes: "
-                                 f"{describe(s)} and {describe(other)}")
-    out: list[Expr] = []
-    for a in args:
-        if isinstance(a, str):
-            check_name(a)
-            if a not in free:
-                raise ArgumentError(f"{who}: no expression uses a symbol named {a!r}; give the symbol itself")
-            a = free[a]
-        elif not isinstance(a, Expr) or not a.is_symbol:
-            raise ArgumentError(f"{who}: arguments must be symbols or their names, got {a!r}")
-        elif a.name in free and free[a.name] != a:
-            raise ShapeError(f"{who}: argument {describe(a)} does not match the symbol {describe(free[a.name])} "
-                             "the expressions use")
-        if any(b.name == a.name for b in out):
-            raise ArgumentError(f"{who}: argument {a.name!r} is given twice")
-        out.append(a)
-    names = {a.name for a in out}
-    for name in sorted(free):
-        if name not in names:
-            raise ArgumentError(f"{who}: the expressions use the symbol {name!r} but it is not among the "
-                                f"arguments ({', '.join(a.name for a in out) or 'none'})")
-    return out
-
-
 def mpmath_code(exprs: Expr | Sequence[Expr], args: Sequence[Expr | str], name: str = "f",
                 dims: Mapping[str, int] | None = None) -> str:
     """The source of a standalone function ``name(*args)`` evaluating ``exprs`` with mpmath (only ``import mpmath``).
@@ -456,8 +416,8 @@ def mpmath_code(exprs: Expr | Sequence[Expr], args: Sequence[Expr | str], name: 
     expressions gives a function returning a tuple.
     """
     check_name(name, "function")
-    es, many = _as_list(exprs)
-    syms = resolve_args(args, es, "mpmath_code")
+    es, many = outputs_of(exprs)
+    syms = resolve_args(es, args)
     fixed: dict[sympy.Symbol, int] = {}
     for key, size in (dims or {}).items():
         d = dim_symbol(str(key))
