@@ -20,9 +20,9 @@ import mpmath
 import sympy
 from sympy.printing.pycode import MpmathPrinter
 
+from ..codegen import outputs_of, resolve_args
 from ..errors import ArgumentError, DerivativeError
 from ..expr import ONE, Expr, check_name, describe, dim_symbol, iter_nodes
-from ..codegen import outputs_of, resolve_args
 from ..functions import Fn
 from .base import ATOM, Printer
 
