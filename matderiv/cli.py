@@ -13,7 +13,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 import matderiv as md
 
@@ -489,9 +489,16 @@ def _certificate_options(p: argparse.ArgumentParser, dps: int) -> None:
                                                                   "(default 0)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error reported in one line (and a pointer to --help) instead of the usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG, formatter_class=fmt,
         description="Closed-form matrix derivatives: text and LaTeX, generated numpy code, mpmath certificates.",
         epilog="""examples:
@@ -503,7 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
 exit status: 0 success, 1 a certificate failed, 2 bad usage or an error in the expression
 (parse, shape, derivative), 3 an internal error (a bug in matderiv).""")
     parser.add_argument("--version", action="version", version=f"%(prog)s {md.__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
     def add(name: str, help: str, description: str) -> argparse.ArgumentParser:

@@ -393,3 +393,9 @@ def test_check_as_json(capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, _ = run(capsys, "check", "x'*A*x", "--wrt", "x", "--format", "json", "--dps", "30")
     data = json.loads(out)
     assert rc == 0 and data["check"]["ok"] is True and data["derivative"]["x"].startswith("(A + A')*x")
+
+
+def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["grad", "x'*x", "--wrt", "x", "--dps", "5"], ["frob"], ["grad"]):
+        rc, out, err = run(capsys, *argv)
+        assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1 and "--help" in err
