@@ -7,7 +7,7 @@ import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, Callable
 
 import sympy
 
@@ -236,13 +236,7 @@ class _Parser:
             left = _Node("bin", t.pos, left.start, right.end, (left, right), t.text)
 
     def unary(self) -> _Node:
-        if self.at("-", "+"):
-            t = self.next()
-            self.deeper()
-            operand = self.unary()
-            self.depth -= 1
-            return _negate(t, operand)
-        return self.postfix()
+        return self.signed(self.unary, self.postfix)
 
     def postfix(self) -> _Node:
         node = self.primary()
@@ -258,13 +252,17 @@ class _Parser:
                 return node
 
     def exponent(self) -> _Node:
+        return self.signed(self.exponent, self.primary)
+
+    def signed(self, again: Callable[[], _Node], otherwise: Callable[[], _Node]) -> _Node:
+        """A leading '-' or '+' applied to ``again()`` (so signs may repeat), else ``otherwise()``."""
         if self.at("-", "+"):
             t = self.next()
             self.deeper()
-            operand = self.exponent()
+            operand = again()
             self.depth -= 1
             return _negate(t, operand)
-        return self.primary()
+        return otherwise()
 
     def primary(self) -> _Node:
         t = self.peek()
