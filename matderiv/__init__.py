@@ -9,20 +9,18 @@ from __future__ import annotations
 
 from .ad import grad, vjp
 from .check import CheckReport, check
-from .codegen import lambdify, numpy_code
-from .errors import (ArgumentError, CheckError, DerivativeError, InvalidNameError, MatderivError, ParseError,
+from .codegen import lambdify, mpmath_code, mpmath_function, numpy_code
+from .core.errors import (ArgumentError, CheckError, DerivativeError, InvalidNameError, MatderivError, ParseError,
                      ShapeError)
-from .expr import Expr
+from .core.expr import Expr
 from .ops import (abs_ as abs, add, apply, cos, det, diag, divide, elementwise, exp, eye, inv, kron, log, logdet,
                   logsumexp, matmul, mul, norm1, norm2, ones, ones_like, power, relu, sigmoid, sign, sin, softmax,
                   softplus, solve, sqrt, step, sum_ as sum, tan, tanh, trace, transpose, zeros, zeros_like)
 from .ops import const, symbol
 from .printing.latex import latex, latex_equation
-from .printing.language import to_text
-from .parse import parse
-from .printing.mpmath import mpmath_code, mpmath_function
+from .lang import parse, to_text
 from .simplify import simplify
-from .sympy_interop import from_sympy, to_sympy
+from .interop import from_sympy, to_sympy
 
 __version__ = "0.1.0"
 

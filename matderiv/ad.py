@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Sequence, Union
 
-from .errors import ArgumentError, DerivativeError, ShapeError
-from .expr import Expr, describe, iter_nodes
-from .ops import OPS, add, as_expr, const, zeros
+from .core.errors import ArgumentError, DerivativeError, ShapeError
+from .core.expr import OPS, Expr, describe, fmt_shape, iter_nodes
+from .ops import add, as_expr, const, zeros
 from .simplify import simplify
 
 Wrt = Union[Expr, str]
@@ -61,7 +61,7 @@ def vjp(f: Expr, wrt: Wrt | Sequence[Wrt], seed: object) -> Expr | tuple[Expr, .
     f = as_expr(f, "the expression")
     seed_e = as_expr(seed, "seed")
     if seed_e.shape != f.shape:
-        raise DerivativeError(f"the seed {describe(seed_e)} must have the shape of {describe(f)}")
+        raise ShapeError(f"the seed {describe(seed_e)} must have the shape {fmt_shape(f.shape)} of {describe(f)}")
     many = isinstance(wrt, (list, tuple))
     ws = [resolve(f, w) for w in (wrt if many else [wrt])]  # type: ignore[union-attr]
     for w in ws:

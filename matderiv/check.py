@@ -26,11 +26,13 @@ import numpy as np
 import sympy
 
 from .ad import grad as _grad, resolve, vjp as _vjp
-from .codegen import lambdify
-from .errors import ArgumentError, CheckError, DerivativeError, MatderivError, ShapeError
-from .expr import ONE, Expr, describe, fmt_shape, iter_nodes
-from .ops import OPS, as_expr, mul, sum_
-from .printing.mpmath import mpmath_function
+from .codegen.common import lambdify
+from .core.errors import ArgumentError, CheckError, DerivativeError, MatderivError, ShapeError
+from .core.expr import ONE, Expr, describe, fmt_shape, iter_nodes
+from .core.domains import EVERYWHERE, Domain
+from .core.expr import OPS
+from .ops import as_expr, mul, sum_
+from .codegen.mpmath import mpmath_function
 
 MARGIN = 10  # mpmath digits must reach dps − MARGIN
 NUMPY_DIGITS = 8.0  # float64 digits must reach this
@@ -38,10 +40,6 @@ NUMPY_CAP = 16.0
 SIZES = (3, 4, 2, 5, 6, 7, 8, 9, 10, 11, 12)  # sizes for dimensions no value fixes: small and distinct
 MAX_TRIES = 40
 NO_NUMPY = "no numpy code"  # the formula needs a function numpy lacks: the certificate is mpmath's alone
-COND_MAX = 1e4  # a random square matrix under inv/solve/det must be at least this well-conditioned
-AWAY = 1e-3  # random points keep this far from kinks, from 0 under log/sqrt/1/x, and norms this far from 0
-SATURATE = 10.0  # random points keep sigmoid/tanh arguments within ±this: σ(1−σ), 1−tanh² lose float64 digits beyond
-SATURATING = ("sigmoid", "tanh")
 
 
 @dataclass
@@ -268,63 +266,28 @@ class _Point:
 @dataclass(frozen=True)
 class _Guard:
     node: Expr  # the op whose argument must lie in the domain
-    kind: str  # invertible, positive-det, nonzero, positive, kink, bounded, nonzero-entries, moderate
+    domain: Domain
 
     def describe(self) -> str:
-        what = {"invertible": "a well-conditioned matrix", "positive-det": "a positive determinant",
-                "nonzero": "a nonzero argument", "positive": "positive entries",
-                "kink": "entries away from 0 (a kink)", "bounded": "entries with |x| < 1",
-                "moderate": f"entries with |x| ≤ {SATURATE:g} (not saturated)",
-                "nonzero-entries": "nonzero entries"}[self.kind]
-        return f"'{self.node}' needs {what}"
+        return f"'{self.node}' needs {self.domain.description}"
 
 
 def _guards(exprs: Sequence[Expr]) -> list[_Guard]:
+    """The domain conditions of every op in ``exprs``, read from the ops' specs."""
     out: list[_Guard] = []
     for n in iter_nodes(exprs):
-        kind = ""
-        if n.op == "apply":
-            kind = n.params[0].domain or ("moderate" if n.params[0].name in SATURATING else "")
-        elif n.op == "power":
-            p = n.params[0]
-            kind = "positive" if not float(p).is_integer() else "nonzero-entries" if p < 0 else ""
-        elif n.op in OPS:
-            kind = OPS[n.op].domain
-        if kind:
-            out.append(_Guard(n, kind))
+        dom = OPS[n.op].domain_at(n) if n.args else None
+        if dom is not None and dom is not EVERYWHERE:
+            out.append(_Guard(n, dom))
     return out
 
 
-def _ok(kind: str, v: Any, strict: bool) -> bool:
-    """Whether the value ``v`` (an mpmath matrix or number) of a guarded argument is in the domain."""
-    m = v if isinstance(v, mpmath.matrix) else mpmath.matrix([[v]])
-    es = [m[i, j] for i in range(m.rows) for j in range(m.cols)]
-    if any(not isinstance(e, mpmath.mpf) or not mpmath.isfinite(e) for e in es):
-        return False
-    away = 0 if strict else AWAY
-    if kind == "positive":
-        return all(e > away for e in es)
-    if kind in ("kink", "nonzero-entries"):
-        return all(abs(e) > away for e in es)
-    if kind == "moderate":
-        return strict or all(abs(e) <= SATURATE for e in es)
-    if kind == "bounded":
-        return strict or all(abs(e) < 1 for e in es)
-    if kind == "nonzero":
-        return mpmath.sqrt(mpmath.fsum(e * e for e in es)) > away
-    a = np.array([[float(m[i, j]) for j in range(m.cols)] for i in range(m.rows)])
-    cond = np.linalg.cond(a)
-    if not np.isfinite(cond) or cond > (1e12 if strict else COND_MAX):
-        return False
-    return kind != "positive-det" or np.linalg.det(a) > 0
-
-
 def _flags(guards: list[_Guard]) -> dict[Expr, set[str]]:
-    """Which symbols sit under which guard kinds (to bias sampling: positive, boosted diagonal, small)."""
+    """Which symbols sit under which sampling hints (positive, shift, small, spd)."""
     out: dict[Expr, set[str]] = {}
     for g in guards:
         for s in g.node.args[0].free_symbols:
-            out.setdefault(s, set()).add(g.kind)
+            out.setdefault(s, set()).update(g.domain.hints)
     return out
 
 
@@ -336,10 +299,10 @@ def _sample(s: Expr, shape: tuple[int, int], flags: set[str], strategy: int, sca
     r, c = shape
     positive = strategy == 2 or (strategy == 0 and "positive" in flags)
     a = scale * (gen.uniform(0.5, 1.5, shape) if positive else gen.standard_normal(shape))
-    if "bounded" in flags:
+    if "small" in flags:
         a = 0.3 * a
     if r == c and r > 1:
-        if strategy == 0 and flags & {"invertible", "positive-det"}:
+        if strategy == 0 and "shift" in flags:
             a = a + math.sqrt(r) * np.eye(r)
         elif strategy in (2, 3):
             a = a + (2 * math.sqrt(r) + 1) * np.eye(r)
@@ -571,7 +534,7 @@ def _find_point(syms: list[Expr], shapes: dict[Expr, tuple[int, int]], given: di
                         return g
                 return guards[0]  # pragma: no cover - some guard failed above
             for g, v in zip(guards, outs):
-                if not _ok(g.kind, v, strict):
+                if not g.domain(v, strict):
                     return g
         return None
 

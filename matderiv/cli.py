@@ -19,9 +19,9 @@ import matderiv as md
 
 from .check import fmt_digits
 from .codegen import numpy_code
-from .errors import ArgumentError, DerivativeError, MatderivError
-from .expr import Expr, check_name, fmt_shape
-from .printing.language import LanguagePrinter, declaration
+from .core.errors import ArgumentError, DerivativeError, MatderivError
+from .core.expr import Expr, check_name, fmt_shape
+from .lang.printer import LanguagePrinter, declaration
 from .printing.where import name_shared
 
 PROG = "matderiv"

@@ -12,8 +12,8 @@ import matderiv as md
 
 from .cli import Derivation, Out, _label, cert_line, certify, derive, grad_name, numpy_source, show
 from .codegen import lambdify
-from .expr import Expr
-from .ops import rebuild
+from .core.expr import Expr
+from .core.spec import rebuild
 
 
 # ---- demo: the seed tutorial's four examples ---------------------------------------------------------------------

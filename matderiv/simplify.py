@@ -7,14 +7,12 @@ front, sorted terms, common factors out of sums, never distributed back), so rew
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from fractions import Fraction
 from typing import Callable, Iterable
 
-from .expr import ONE, Expr
-from .ops import (OPS, add, apply, const, eye, inv, is_number, logdet, logsumexp, matmul, mul, neg, ones, power,
-                  rebuild, trace, transpose, zeros, zeros_like)
-from .printing.text import text
+from .core.expr import ONE, OPS, Expr, sort_key
+from .ops import (add, apply, const, eye, inv, is_number, logdet, logsumexp, matmul, mul, neg, ones, power, rebuild,
+                  trace, transpose, zeros, zeros_like)
 
 Rule = Callable[[Expr], Expr]
 MEMO_LIMIT = 200_000  # simplified nodes remembered between calls
@@ -93,9 +91,14 @@ def scale(c: float, e: Expr) -> Expr:
     return mul(const(c), e)
 
 
-def _key(e: Expr) -> tuple[int, bool, str]:
-    """Canonical order of factors: numbers, scalars, then the rest, sums last; by text otherwise."""
-    return (0 if e.op == "const" else 1 if e.is_scalar else 2, e.op == "add", text(e))
+def _key(e: Expr) -> tuple[int, bool, tuple[object, ...]]:
+    """Canonical order of factors: numbers, scalars, then the rest, sums last; by structure otherwise."""
+    return (0 if e.op == "const" else 1 if e.is_scalar else 2, e.op == "add", sort_key(e))
+
+
+def _behaviour(e: Expr) -> str:
+    """How ``e``'s op behaves under transposition (:data:`matderiv.core.spec.TRANSPOSE`)."""
+    return OPS[e.op].transpose
 
 
 def _number_value(v: float) -> int | float:
@@ -112,25 +115,24 @@ def transpose_of_transpose(e: Expr) -> Expr:
 def transpose_of_symmetric(e: Expr) -> Expr:
     """sᵀ = s for a 1×1 s; Aᵀ = A for symmetric A, I, diag(v); (𝟏𝟏ᵀ)ᵀ = 𝟏𝟏ᵀ, 0ᵀ = 0 with swapped shapes."""
     a = e.args[0]
-    if a.is_scalar or a.op in ("eye", "diag") or (a.op == "symbol" and a.params[1]):
+    if a.symmetric:
         return a
-    if a.op in ("ones", "zeros"):
-        return (ones if a.op == "ones" else zeros)(a.shape[1], a.shape[0])
+    if _behaviour(a) == "fill":
+        return Expr(a.op, (), ((a.shape[1], a.shape[0]),), (a.shape[1], a.shape[0]))
     return e
 
 
 def transpose_of_product(e: Expr) -> Expr:
     """(A B ⋯ Z)ᵀ = Zᵀ ⋯ Bᵀ Aᵀ (C 5)."""
     a = e.args[0]
-    return matmul(*[transpose(f) for f in reversed(a.args)]) if a.op == "matmul" else e
+    return rebuild(a, [transpose(f) for f in reversed(a.args)]) if _behaviour(a) == "reverses" else e
 
 
 def _transposes_freely(e: Expr) -> bool:
     """Whether eᵀ simplifies on its own: a transpose, a product (C 5), a scalar or a symmetric operand."""
     if e.op in ("add", "mul"):
         return all(_transposes_freely(a) for a in e.args if not a.is_scalar)
-    return (e.is_scalar or e.op in ("transpose", "matmul", "eye", "diag", "ones", "zeros")
-            or (e.op == "symbol" and bool(e.params[1])))
+    return e.symmetric or e.op == "transpose" or _behaviour(e) in ("reverses", "fill")
 
 
 def transpose_of_elementwise(e: Expr) -> Expr:
@@ -141,22 +143,23 @@ def transpose_of_elementwise(e: Expr) -> Expr:
     f(X Wᵀ + 𝟏bᵀ)ᵀ and (δ W ⊙ f'(Z))ᵀ stay transposes of values computed in their natural layout (backprop's).
     """
     a = e.args[0]
+    if _behaviour(a) != "elementwise":
+        return e
     if a.op in ("add", "mul"):
         full = [x for x in a.args if not x.is_scalar]
         free = [_transposes_freely(x) for x in full]
         if all(f or x.op == "symbol" for f, x in zip(free, full)) and 2 * sum(free) >= len(full):
             return rebuild(a, [transpose(x) for x in a.args])
-    elif a.op in ("apply", "power") and a.args[0].op == "transpose":
+    elif len(a.args) == 1 and a.args[0].op == "transpose":
         return rebuild(a, [a.args[0].args[0]])
     return e
 
 
-def transpose_of_inverse(e: Expr) -> Expr:
-    """(X⁻¹)ᵀ = (Xᵀ)⁻¹ = X^{−T} (C 3); (A ⊗ B)ᵀ = Aᵀ ⊗ Bᵀ (C 508)."""
+def transpose_commutes(e: Expr) -> Expr:
+    """f(A, B)ᵀ = f(Aᵀ, Bᵀ) for the ops that commute with transposition: (X⁻¹)ᵀ = (Xᵀ)⁻¹ = X^{−T} (C 3),
+    (A ⊗ B)ᵀ = Aᵀ ⊗ Bᵀ (C 508)."""
     a = e.args[0]
-    if a.op == "inv":
-        return inv(transpose(a.args[0]))
-    if a.op == "kron":
+    if _behaviour(a) == "commutes":
         return rebuild(a, [transpose(x) for x in a.args])
     return e
 
@@ -341,11 +344,11 @@ def add_factor(e: Expr) -> Expr:
 
 def add_sort(e: Expr) -> Expr:
     """Terms in canonical order: positive terms first, numbers first among them, full-shape terms before
-    scalars, then by text: A x − b, A + Aᵀ, 1 − tanh²(x), s ⊙ c − a, X A − 0.1."""
+    scalars, then by structure: A x − b, A + Aᵀ, 1 − tanh²(x), s ⊙ c − a, X A − 0.1."""
     key = []
     for t in e.args:
         c, rest = split_coefficient(t)
-        key.append(((c < 0, t.op != "const", t.is_scalar, text(rest)), t))
+        key.append(((c < 0, t.op != "const", t.is_scalar, sort_key(rest)), t))
     order = [t for _, t in sorted(key, key=lambda kt: kt[0])]
     return e if order == list(e.args) else add(*order)
 
@@ -478,25 +481,17 @@ def apply_inverse_pair(e: Expr) -> Expr:
 
 # ---- scalar functions of matrices ---------------------------------------------------------------------------------------------
 def of_transpose(e: Expr) -> Expr:
-    """tr Xᵀ = tr X, det Xᵀ = det X, log det Xᵀ = log det X, sum Xᵀ = sum X, ‖Xᵀ‖ = ‖X‖ (C 13, 20)."""
+    """f(Xᵀ) = f(X) for the ops invariant under transposition: tr, det, log det, sum, ‖·‖ (C 13, 20)."""
     a = e.args[0]
     return rebuild(e, [a.args[0]]) if a.op == "transpose" else e
 
 
 def of_scalar(e: Expr) -> Expr:
-    """tr s = det s = sum s = s, log det s = log s, ‖s‖ = |s|, s⁻¹ = 1/s for a 1×1 s."""
+    """An op of a 1×1 argument is what its spec says it is there: tr s = det s = sum s = s, log det s = log s,
+    ‖s‖ = |s|, s⁻¹ = 1/s."""
     a = e.args[0]
-    if not a.is_scalar:
-        return e
-    if e.op in ("trace", "det", "sum"):
-        return a
-    if e.op == "logdet":
-        return apply("log", a)
-    if e.op == "norm2":
-        return apply("abs", a)
-    if e.op == "inv" and not is_number(a, 0):
-        return power(a, -1)
-    return e
+    rule = OPS[e.op].of_scalar
+    return rule(a) if rule is not None and a.is_scalar else e
 
 
 def logdet_of_inverse(e: Expr) -> Expr:
@@ -580,45 +575,56 @@ def linear_of_zero(e: Expr) -> Expr:
     return zeros_like(e) if len(e.args) == 1 and is_zero(e.args[0]) else e
 
 
-RULES: dict[str, list[Rule]] = defaultdict(list)
-for _op, _rules in {
+#: The identities particular to an op (between ops: log det X⁻¹ = −log det X). The rules every op with a flag in
+#: its spec gets — L(0) = 0 (linear), f(…, cX) = c f(…, X) (scales), f(Xᵀ) = f(X) (invariant), its value on a 1×1
+#: argument (of_scalar) — are added from the spec by :func:`rules_of`.
+IDENTITIES: dict[str, list[Rule]] = {
     "transpose": [transpose_of_transpose, transpose_of_symmetric, transpose_of_product, transpose_of_elementwise,
-                  transpose_of_inverse],
+                  transpose_commutes],
     "matmul": [matmul_of_zero, matmul_drop_identity, matmul_of_scalars, matmul_pull_scalars, matmul_pull_inner_scalars,
                matmul_of_ones, matmul_diag_ones, matmul_cancel_inverse],
     "add": [add_drop_zeros, add_collect, add_common_number, add_common_factor, add_factor, add_sort],
     "mul": [mul_of_zero, mul_numbers, mul_drop_ones, mul_powers, mul_sigmoid, mul_sign, mul_sort],
     "power": [power_trivial],
     "apply": [apply_inverse_pair],
-    "trace": [of_transpose, of_scalar, pull_coefficient, trace_of_kron],
-    "diagpart": [diag_of_sum, diag_of_outer, pull_coefficient],
-    "solve": [pull_coefficient],
-    "det": [of_transpose, of_scalar],
-    "logdet": [of_transpose, of_scalar, logdet_of_inverse],
-    "sum": [of_transpose, of_scalar, pull_coefficient, sum_of_softmax, sum_of_hadamard_eye],
-    "norm2": [of_transpose, of_scalar],
-    "inv": [of_scalar, inv_of_inv, inv_of_product],
-}.items():
-    RULES[_op].extend(_rules)
-for _name, _op_def in OPS.items():
-    if _op_def.linear and linear_of_zero not in RULES[_name]:
-        RULES[_name].insert(0, linear_of_zero)
+    "trace": [trace_of_kron],
+    "diagpart": [diag_of_sum, diag_of_outer],
+    "logdet": [logdet_of_inverse],
+    "sum": [sum_of_softmax, sum_of_hadamard_eye],
+    "inv": [inv_of_inv, inv_of_product],
+}
 
-_STEPS: dict[str, Rule] = {op: do_one(rules) for op, rules in RULES.items()}
+
+def rules_of(name: str) -> list[Rule]:
+    """The rules of the op ``name``: the generic ones its spec's flags give, then its own identities."""
+    op = OPS[name]
+    out: list[Rule] = [linear_of_zero] if op.linear else []
+    if op.transpose == "invariant":
+        out.append(of_transpose)
+    if op.of_scalar is not None:
+        out.append(of_scalar)
+    if op.scales:
+        out.append(pull_coefficient)
+    return out + IDENTITIES.get(name, [])
+
+
+_STEPS: dict[str, Rule] = {}
 
 
 def _step(e: Expr) -> Expr:
     rule = _STEPS.get(e.op)
-    return rule(e) if rule is not None else e
+    if rule is None:  # built on first use, so that ops registered after this module get their rules too
+        rule = _STEPS[e.op] = do_one(rules_of(e.op))
+    return rule(e)
 
 
 _simplify: Rule = bottom_up(_step)
 
 
 def simplify(e: Expr) -> Expr:
-    """``e`` rewritten to canonical textbook form by the rules of :data:`RULES`, bottom-up."""
+    """``e`` rewritten to canonical textbook form by the rules of :func:`rules_of`, bottom-up."""
     from .ops import as_expr
     return _simplify(as_expr(e, "the expression"))
 
 
-__all__ = ["simplify", "RULES", "do_one", "bottom_up"]
+__all__ = ["simplify", "IDENTITIES", "rules_of", "do_one", "bottom_up"]

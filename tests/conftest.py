@@ -11,7 +11,7 @@ import numpy as np
 import sympy
 
 import matderiv as md
-from matderiv.expr import Expr, iter_nodes
+from matderiv.core.expr import Expr, iter_nodes
 
 Array = np.ndarray
 H = 1e-5  # central-difference step along a unit-norm direction: truncation ~H², rounding ~eps/H ≈ 1e-11
@@ -83,7 +83,7 @@ def well_conditioned(rng: np.random.Generator, n: int) -> Array:
 def assert_canonical(e: Expr) -> None:
     """No unevaluated derivative, no identity factor, no double transpose, no zero term, no unit coefficient."""
     for n in iter_nodes([e]):
-        assert n.op in md.ops.OPS, f"unknown node {n.op!r} in {e}"
+        assert n.op in md.core.expr.OPS, f"unknown node {n.op!r} in {e}"
         if n.op == "apply":
             assert not n.params[0].name.endswith("_prime"), f"unevaluated derivative {n} in {e}"
         if n.op == "matmul":

@@ -14,9 +14,10 @@ import pytest
 import sympy
 
 import matderiv as md
-from matderiv.expr import iter_nodes
-from matderiv.ops import OPS, blockdot, blocksum
-from matderiv.printing.mpmath import MpmathCodePrinter, mpmath_code, mpmath_function
+from matderiv.core.expr import iter_nodes
+from matderiv.core.expr import OPS
+from matderiv.ops import blockdot, blocksum
+from matderiv.codegen.mpmath import MpmathCodePrinter, mpmath_code, mpmath_function
 
 a, b = md.vector("a", "n"), md.vector("b", "m")
 X = md.matrix("X", "n", "m")

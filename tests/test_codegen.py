@@ -17,7 +17,7 @@ import pytest
 import sympy
 
 import matderiv as md
-from matderiv.expr import Expr
+from matderiv.core.expr import Expr
 from conftest import reference
 from matderiv.ops import blockdot, blocksum
 
@@ -221,9 +221,9 @@ def _check_natural(e: Expr, out: Any) -> None:
 def test_every_op_is_covered() -> None:
     ops = set()
     for build, _ in CASES.values():
-        from matderiv.expr import iter_nodes
+        from matderiv.core.expr import iter_nodes
         ops |= {x.op for x in iter_nodes([build()])}
-    from matderiv.ops import OPS
+    from matderiv.core.expr import OPS
     assert set(OPS) - ops == set()
 
 

@@ -28,7 +28,7 @@ ERRORS: list[tuple[str, Callable[[], object], type[Exception], list[str]]] = [
     ("same-name-two-shapes", lambda: X + md.matrix("X", 3, 2).T, md.ShapeError, [r"'X'", "2×3", "3×2"]),
     ("grad-wrt-other-shape", lambda: md.grad(md.sum(X), md.matrix("X", 3, 3)), md.ShapeError,
      [r"'X' \(3×3\)", r"'X' \(2×3\)"]),
-    ("vjp-seed-shape", lambda: md.vjp(X, X, md.ones(3, 2)), md.DerivativeError, [r"\(3×2\)", r"'X' \(2×3\)"]),
+    ("vjp-seed-shape", lambda: md.vjp(X, X, md.ones(3, 2)), md.ShapeError, [r"\(3×2\)", r"'X' \(2×3\)"]),
     *[(f"{name}-not-square", (lambda f: lambda: f(X))(getattr(md, name)), md.ShapeError, [name, r"'X' \(2×3\)"])
       for name in ("trace", "det", "logdet", "inv")],
     ("diag", lambda: md.diag(X), md.ShapeError, [r"'X' \(2×3\)"]),

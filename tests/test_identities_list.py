@@ -17,7 +17,7 @@ import matderiv as md
 from conftest import reference
 from matderiv import table
 from matderiv.cli import parse_with_seed
-from matderiv.expr import Expr
+from matderiv.core.expr import Expr
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = [r for r in table.read_rows(str(ROOT / "docs" / "identities.txt")) if not isinstance(r, str)]

@@ -17,9 +17,10 @@ import sympy
 import matderiv as md
 from conftest import assert_canonical, assert_vjp, ev, well_conditioned
 from matderiv.ad import vjp_raw
-from matderiv.expr import iter_nodes
-from matderiv.functions import NAMED
-from matderiv.ops import OPS, blockdot, blocksum
+from matderiv.core.expr import iter_nodes
+from matderiv.core.functions import NAMED
+from matderiv.core.expr import OPS
+from matderiv.ops import blockdot, blocksum
 
 LEAVES = {"symbol", "const", "ones", "zeros", "eye"}
 Values = Callable[[np.random.Generator], list[np.ndarray]]

@@ -25,7 +25,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 import matderiv as md
 from conftest import assert_vjp, ev, well_conditioned
-from matderiv.functions import sigmoid as sy_sigmoid, x as fx
+from matderiv.core.functions import sigmoid as sy_sigmoid, x as fx
 from matderiv.ops import blockdot, diag_matrix, diagpart
 
 K = 3  # the value of SymPy's dimension symbol k (and of k where SymPy's tests use it as a number)
@@ -109,7 +109,7 @@ FROM_CASES: list[tuple[str, Callable[[], sympy.Basic], Callable[[], md.Expr]]] =
     ("1x1 MatrixSymbol", lambda: MatrixSymbol("s", 1, 1), lambda: md.scalar("s")),
     ("Symbol", lambda: alpha, lambda: malpha),
     ("dimension expression", lambda: MatrixSymbol("W", 2 * n, 3),
-     lambda: md.matrix("W", 2 * md.expr.dim_symbol("n"), 3)),
+     lambda: md.matrix("W", 2 * md.core.expr.dim_symbol("n"), 3)),
     ("Integer", lambda: sympy.Integer(3), lambda: md.const(3)),
     ("Rational", lambda: sympy.Rational(1, 2), lambda: md.const(0.5)),
     ("pi", lambda: sympy.pi, lambda: md.const(float(np.pi))),

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import matderiv as md
-from matderiv.expr import Expr
-from matderiv.ops import rebuild
+from matderiv.core.expr import Expr
+from matderiv.core.spec import rebuild
 from matderiv.printing.where import name_shared
 
 

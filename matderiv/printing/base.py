@@ -4,8 +4,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from ..expr import Expr
-from ..ops import OPS
+from ..core.expr import OPS, Expr
 
 # Binding strength, loosest first; a child binding looser than its parent's slot gets parentheses.
 ADD, MUL, NEG, POW, POSTFIX, ATOM = 10, 20, 30, 40, 50, 60
@@ -17,7 +16,7 @@ def coefficient(e: Expr) -> tuple[float, Expr | None]:
     if e.op == "const":
         return e.params[0], None
     if e.op == "mul" and e.args[0].op == "const":
-        from ..ops import mul
+        from ..ops.elementwise import mul
         k, c = 0, 1
         while k < len(e.args) and e.args[k].op == "const":
             c, k = c * e.args[k].params[0], k + 1

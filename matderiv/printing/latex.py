@@ -5,8 +5,7 @@ from fractions import Fraction
 
 import sympy
 
-from ..expr import ONE, Expr
-from ..ops import OPS
+from ..core.expr import ONE, OPS, Expr
 from .base import ATOM, MUL, NEG, POSTFIX, POW, Printer, coefficient, fmt_number
 
 
@@ -160,7 +159,7 @@ def _escape(name: str) -> str:
 
 
 def _inv(a: Expr) -> Expr:
-    from ..ops import inv
+    from ..ops.linalg import inv
     return inv(a)
 
 
@@ -170,7 +169,7 @@ _PRINTER = LatexPrinter()
 def latex(e: Expr, where: bool = False) -> str:
     r"""LaTeX of ``e``; with ``where=True`` its repeated parts are named:
     ``t_{1} \odot \left(1 - t_{1}\right) \quad \text{where } t_{1} = \sigma\left(W x\right)``."""
-    from ..ops import as_expr
+    from ..ops.base import as_expr
     e = as_expr(e, "the expression")
     if len(_PRINTER._memo) > 50_000:
         _PRINTER._memo.clear()
@@ -186,9 +185,17 @@ def latex(e: Expr, where: bool = False) -> str:
 def latex_equation(f: Expr, wrt: object, seed: object = None) -> str:
     """``\\frac{\\partial}{\\partial X} \\left( f \\right) = …`` — the derivative as a whole equation."""
     from ..ad import grad, resolve, vjp
-    from ..ops import as_expr
+    from ..ops.base import as_expr
     f = as_expr(f, "the expression")
     w = resolve(f, wrt)  # type: ignore[arg-type]
     d = grad(f, w) if seed is None else vjp(f, w, seed)
     lhs = latex(f) if seed is None else rf"\left\langle {latex(as_expr(seed, 'seed'))}, {latex(f)} \right\rangle"
     return rf"\frac{{\partial}}{{\partial {latex(w)}}} \left( {lhs} \right) = {latex(d)}"  # type: ignore[arg-type]
+
+
+def _repr_latex_(e: Expr) -> str:
+    full = latex(e)
+    return f"$\\displaystyle {latex(e, where=True) if len(full) > 400 else full}$"  # long: parts named
+
+
+Expr._repr_latex_ = _repr_latex_  # type: ignore[attr-defined]  # attached from this layer, as __str__ is

@@ -1,7 +1,7 @@
 """``str(e)``: a one-line numpy-style form (``a @ b.T``, ``inv(X).T``, ``x * y``)."""
 from __future__ import annotations
 
-from ..expr import ONE, Expr
+from ..core.expr import ONE, Expr
 from .base import ATOM, MUL, NEG, POSTFIX, POW, Printer, coefficient, fmt_number
 
 
@@ -82,3 +82,6 @@ def text(e: Expr) -> str:
     if len(_PRINTER._memo) > 50_000:
         _PRINTER._memo.clear()
     return _PRINTER.doprint(e)
+
+
+Expr.__str__ = text  # type: ignore[assignment,method-assign]  # attached from this layer (the IR knows no printing)

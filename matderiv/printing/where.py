@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..expr import Expr, iter_nodes
-from ..ops import rebuild, symbol
+from ..core.expr import Expr, iter_nodes
+from ..core.spec import rebuild
+from ..ops.base import symbol
 
 _ATOMS = ("symbol", "const", "ones", "zeros", "eye", "transpose")
 MIN_TEXT = 10  # shorter parts (X @ b) read better inline than as a name

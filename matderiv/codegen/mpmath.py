@@ -20,11 +20,11 @@ import mpmath
 import sympy
 from sympy.printing.pycode import MpmathPrinter
 
-from ..codegen import outputs_of, resolve_args
-from ..errors import ArgumentError, DerivativeError
-from ..expr import ONE, Expr, check_name, describe, dim_symbol, iter_nodes
-from ..functions import Fn
-from .base import ATOM, Printer
+from .common import outputs_of, resolve_args
+from ..core.errors import ArgumentError, DerivativeError
+from ..core.expr import ONE, Expr, check_name, describe, dim_symbol, iter_nodes
+from ..core.functions import Fn
+from ..printing.base import ATOM, Printer
 
 PRELUDE = '''\
 import mpmath

@@ -21,10 +21,10 @@ from sympy.matrices.expressions import (Determinant, DiagMatrix, DiagonalMatrix,
                                         MatPow, MatrixExpr, MatrixSymbol, OneMatrix, Trace, Transpose, ZeroMatrix)
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from . import ops
-from .errors import ArgumentError, MatderivError
-from .expr import ONE, Expr, as_dim, check_name
-from .functions import NAMED, Fn, make_fn, x as fx
+from .. import ops
+from ..core.errors import ArgumentError, MatderivError
+from ..core.expr import ONE, Expr, as_dim, check_name
+from ..core.functions import NAMED, Fn, make_fn, x as fx
 
 __all__ = ["from_sympy", "to_sympy"]
 

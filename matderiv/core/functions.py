@@ -1,21 +1,21 @@
 """Elementwise scalar functions, held as SymPy expressions of one real variable ``x``.
 
-SymPy gives their derivatives and prints them (numpy, mpmath, LaTeX); :func:`to_expr` turns a SymPy derivative
-back into matderiv operations so that d/dX sin(X) = cos(X) and σ' = σ ⊙ (1 − σ) print as a textbook would.
+SymPy gives their derivatives, their domains and prints them (numpy, mpmath, LaTeX);
+:func:`matderiv.ops.elementwise.to_expr` turns a SymPy derivative back into matderiv operations so that
+d/dX sin(X) = cos(X) and σ' = σ ⊙ (1 − σ) print as a textbook would.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import sympy
 
+from .dims import check_name
+from .domains import BOUNDED, EVERYWHERE, KINK, MODERATE, NONZERO_ENTRIES, POSITIVE, Domain
 from .errors import ArgumentError, DerivativeError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .expr import Expr
 
 x = sympy.Symbol("x", real=True)
 
@@ -107,15 +107,12 @@ class softplus(sympy.Function):
 
 @dataclass(frozen=True)
 class Fn:
-    """An elementwise function: a name and a SymPy body in the variable :data:`x`.
-
-    ``domain`` guides the certificate's choice of points: ``"positive"`` (log, sqrt), ``"kink"`` (keep away
-    from 0: abs, relu, sign, step), ``"bounded"`` (tan: keep |x| < 1) or ``""``.
-    """
+    """An elementwise function: a name, a SymPy body in the variable :data:`x`, and the domain where it is
+    defined and differentiable (the certificate draws its points there)."""
 
     name: str
     body: sympy.Expr
-    domain: str = ""
+    domain: Domain = EVERYWHERE
 
     def derivative(self) -> sympy.Expr:
         """d body / dx, with Dirac deltas (derivatives of steps) set to 0: the almost-everywhere derivative."""
@@ -133,20 +130,20 @@ def _derivative(name: str, body: sympy.Expr) -> sympy.Expr:
     return d
 
 
-_BODIES: dict[str, tuple[sympy.Expr, str]] = {
-    "exp": (sympy.exp(x), ""), "log": (sympy.log(x), "positive"), "sin": (sympy.sin(x), ""),
-    "cos": (sympy.cos(x), ""), "tan": (sympy.tan(x), "bounded"), "tanh": (sympy.tanh(x), ""),
-    "sqrt": (sympy.sqrt(x), "positive"), "abs": (sympy.Abs(x), "kink"), "sign": (sympy.sign(x), "kink"),
-    "relu": (relu(x), "kink"), "sigmoid": (sigmoid(x), ""), "softplus": (softplus(x), ""),
-    "step": (step(x), "kink"),
+_BODIES: dict[str, tuple[sympy.Expr, Domain]] = {
+    "exp": (sympy.exp(x), EVERYWHERE), "log": (sympy.log(x), POSITIVE), "sin": (sympy.sin(x), EVERYWHERE),
+    "cos": (sympy.cos(x), EVERYWHERE), "tan": (sympy.tan(x), BOUNDED), "tanh": (sympy.tanh(x), MODERATE),
+    "sqrt": (sympy.sqrt(x), POSITIVE), "abs": (sympy.Abs(x), KINK), "sign": (sympy.sign(x), KINK),
+    "relu": (relu(x), KINK), "sigmoid": (sigmoid(x), MODERATE), "softplus": (softplus(x), EVERYWHERE),
+    "step": (step(x), KINK),
 }
 NAMED: dict[str, Fn] = {name: Fn(name, body, dom) for name, (body, dom) in _BODIES.items()}
-_BY_BODY: dict[sympy.Expr, Fn] = {fn.body: fn for fn in NAMED.values()}
+BY_BODY: dict[sympy.Expr, Fn] = {fn.body: fn for fn in NAMED.values()}
+_KINKS = (sympy.Abs, sympy.sign, sympy.Heaviside, sympy.Max, sympy.Min, relu, step)
 
 
 def make_fn(name: str, f: sympy.Expr | Callable[[sympy.Symbol], sympy.Expr]) -> Fn:
     """A user's elementwise function from a SymPy expression of one symbol, or a lambda of one SymPy symbol."""
-    from .expr import check_name
     check_name(name, "function")
     if callable(f) and not isinstance(f, sympy.Basic):
         try:
@@ -162,62 +159,73 @@ def make_fn(name: str, f: sympy.Expr | Callable[[sympy.Symbol], sympy.Expr]) -> 
         raise ArgumentError(f"elementwise function {name!r} needs a SymPy expression or a lambda, got {f!r}")
     if not isinstance(body, sympy.Expr) or getattr(body, "is_Matrix", False) or body.free_symbols - {x}:
         raise ArgumentError(f"elementwise function {name!r} must be a scalar expression of one symbol, got {body}")
-    if body in _BY_BODY:
-        return _BY_BODY[body]
+    if body in BY_BODY:
+        return BY_BODY[body]
     if name in NAMED:
         raise ArgumentError(f"elementwise function {name!r} is a built-in function with another body; choose another "
                             "name")
-    dom = "positive" if body.has(sympy.log) or any(p.exp.is_Rational and not p.exp.is_Integer
-                                                   for p in body.atoms(sympy.Pow)) else ""
-    return Fn(name, body, dom)
+    return Fn(name, body, domain_of(body))
 
 
-def to_expr(s: sympy.Expr, arg: Expr, name: str) -> Expr:
-    """The matderiv expression of the SymPy scalar expression ``s`` with ``x`` replaced by ``arg``, elementwise.
-
-    Known functions, sums, products and rational powers become matderiv operations; any other part of ``s`` —
-    an unknown function, or a term with an irrational number such as 2/√π, which a float would round — becomes
-    a new elementwise function named ``name``, ``name2``, … (one name per distinct part).
-    """
-    from . import ops
-    names: dict[sympy.Expr, str] = {}
-
-    def unknown(e: sympy.Expr) -> Expr:
-        own = e.func.__name__ if e.is_Function and e.args == (x,) else ""  # erf(x) is called erf
-        if e not in names:
-            made = sum(v == name or v.startswith(name) and v[len(name):].isdigit() for v in names.values())
-            names[e] = own if own.isidentifier() and not own.startswith("_") else (
-                name if not made else f"{name}{made + 1}")
-        return ops.apply(Fn(names[e], e, ""), arg)
-
-    def go(e: sympy.Expr) -> Expr:
-        if e == x:
-            return arg
-        if e.is_Rational or e.is_Float:
-            return ops.const(_number(e))
-        if e.is_number:  # π, √2, e: exact only inside a SymPy body
-            return unknown(e)
-        if e.is_Add:
-            return ops.add(*map(go, e.args))
-        if e.is_Mul:
-            if any(a.is_number and not (a.is_Rational or a.is_Float) for a in e.args):
-                return unknown(e)
-            return ops.mul(*map(go, e.args))
-        if e.is_Pow and e.exp.is_Rational and e.base.has(x):
-            if abs(e.exp) == sympy.S.Half:  # x^{±1/2} = sqrt(x)^{±1}
-                root = ops.apply(NAMED["sqrt"], go(e.base))
-                return root if e.exp > 0 else ops.power(root, -1)
-            return ops.power(go(e.base), _number(e.exp))
-        if e.is_Function and len(e.args) == 1:
-            fn = _BY_BODY.get(e.func(x))
-            if fn is not None:
-                return ops.apply(fn, go(e.args[0]))
-        return unknown(e)
-
-    return go(sympy.sympify(s))
+_SMOOTH_BOUNDED = (sympy.erf, sympy.erfc, sympy.erfi, sympy.Si, sympy.fresnels, sympy.fresnelc)
+_NONZERO = sympy.Union(sympy.Interval.open(-sympy.oo, 0), sympy.Interval.open(0, sympy.oo))
+#: The domains a function may have, widest first, each with its region of the real line.
+_CANDIDATES: tuple[tuple[Domain, sympy.Set], ...] = (
+    (EVERYWHERE, sympy.S.Reals), (NONZERO_ENTRIES, _NONZERO), (BOUNDED, sympy.Interval.open(-1, 1)),
+    (POSITIVE, sympy.Interval.open(0, sympy.oo)))
 
 
-def _number(n: sympy.Expr) -> int | float | Fraction:
+@lru_cache(maxsize=1024)
+def domain_of(body: sympy.Expr) -> Domain:
+    """Where x ↦ body is defined and smooth, from the function itself: the widest of all reals, x ≠ 0, |x| < 1
+    and x > 0 that avoids the points where SymPy's ``continuous_domain`` of the body or of its derivative fails
+    and where a fractional power's base is not positive. So √(1+x²) − 1 and log cosh x are defined everywhere,
+    1/x away from 0, tan and log(1 + x) on |x| < 1, log x and √x for x > 0; kinks (|x|, relu, sign) are kept
+    away from. SymPy's domain finder does not know erf and its kin: they are smooth and bounded on ℝ, as tanh
+    is, so the question is asked of the body with tanh in their place. Where SymPy still cannot decide
+    (gamma, polygamma), x > 0: the cautious choice."""
+    if body.has(*_KINKS):
+        return KINK
+    try:
+        from sympy.calculus.util import continuous_domain
+        like = body.replace(lambda e: isinstance(e, _SMOOTH_BOUNDED), lambda e: sympy.tanh(e.args[0]))
+        holes = [_outside(continuous_domain(f, x, sympy.S.Reals)) for f in (like, sympy.diff(like, x))]
+        for p in body.atoms(sympy.Pow):
+            if p.exp.is_number and not p.exp.is_integer and p.base.has(x):
+                holes.append(_outside(sympy.solveset(p.base > 0, x, sympy.S.Reals)))
+        missing: sympy.Set | None = sympy.Union(*holes)
+    except Exception:  # NotImplementedError ("unable to determine the domain") and SymPy's other failures
+        missing = None
+    for dom, region in _CANDIDATES:
+        if missing is not None and _avoids(missing, region):
+            return dom
+    return POSITIVE
+
+
+def _outside(where: sympy.Set) -> sympy.Set:
+    """The reals not in ``where`` (Complement(ℝ, ℝ ∖ U) is U, which SymPy leaves unsimplified)."""
+    if isinstance(where, sympy.Complement) and where.args[0] == sympy.S.Reals:
+        return where.args[1]
+    return sympy.Complement(sympy.S.Reals, where)
+
+
+def _avoids(missing: sympy.Set, region: sympy.Set) -> bool | None:
+    """Whether no point of ``missing`` lies in ``region`` (None: undecided)."""
+    decided = sympy.Intersection(missing, region).is_empty
+    if decided is not None:
+        return bool(decided)
+    points: list[sympy.Expr] = []
+    for part in (missing.args if isinstance(missing, sympy.Union) else (missing,)):
+        if part.is_FiniteSet:
+            points.extend(part.args)
+        elif isinstance(part, sympy.ImageSet) and part.base_sets == (sympy.S.Integers,):
+            points.extend(part.lamda(n) for n in range(-50, 51))  # poles of tan, ... near the region
+        else:
+            return None
+    return not any(region.contains(p) == sympy.true for p in points)
+
+
+def number(n: sympy.Expr) -> int | float | Fraction:
     """A real SymPy number as an int, an exact Fraction (rationals) or a float."""
     if not n.is_real:
         raise DerivativeError(f"the number {n} is not real")

@@ -35,3 +35,7 @@ class ParseError(MatderivError, ValueError):
 class CheckError(MatderivError):
     """A certificate that could not be computed (no valid point found, a value of the wrong shape)."""
 
+
+for _cls in (MatderivError, ShapeError, DerivativeError, InvalidNameError, ArgumentError, ParseError, CheckError):
+    _cls.__module__ = "matderiv"  # tracebacks say matderiv.ShapeError, where users import it from
+

@@ -22,9 +22,9 @@ from typing import Any, Callable, Hashable, Iterable, Sequence
 
 import sympy
 
-from .errors import ArgumentError, InvalidNameError, ShapeError
-from .expr import ONE, Expr, check_name, describe, fmt_shape, iter_nodes
-from .ops import as_expr
+from ..core.errors import ArgumentError, InvalidNameError, ShapeError
+from ..core.expr import ONE, Expr, check_name, describe, fmt_shape, iter_nodes
+from ..ops import as_expr
 
 # Names a generated function may use besides its own: the numpy module and Python's builtins.
 RESERVED: frozenset[str] = frozenset({"np", "numpy"}) | frozenset(dir(builtins)) | frozenset(keyword.kwlist)
@@ -282,7 +282,7 @@ def numpy_code(exprs: object, args: object, name: str = "f") -> str:
     become ``np.linalg.solve``, and chains of products are multiplied in a cheap order. A log det is evaluated
     as ``np.linalg.slogdet(X)[1]``, which is log |det X|: it is log det X only where det X > 0.
     """
-    from .printing.numpy import NumPyFunction
+    from .numpy import NumPyFunction
     outputs, many = outputs_of(exprs)
     params = resolve_args(outputs, args)
     return NumPyFunction(outputs, params, function_name(name), many).source()
@@ -295,7 +295,7 @@ def lambdify(args: object, exprs: object) -> Callable[..., Any]:
     whose shapes do not fit raise :class:`~matderiv.errors.ShapeError`, a missing or extra value
     :class:`~matderiv.errors.ArgumentError`.
     """
-    from .printing.numpy import NumPyFunction
+    from .numpy import NumPyFunction
     outputs, many = outputs_of(exprs)
     params = resolve_args(outputs, args)
     gen = NumPyFunction(outputs, params, "f", many)

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import sympy
 
-from .errors import ArgumentError
-from .expr import Expr, check_name
-from .functions import Fn, make_fn
+from ..core.errors import ArgumentError
+from ..core.expr import Expr, check_name
+from ..core.functions import Fn, make_fn
 from .infer import _Checker
 from .syntax import CONSTANTS, FUNCTIONS, GREEK, TYPES, TypeSpec, _Decl, _Parser, _Source, default_kind
 

@@ -11,9 +11,9 @@ from typing import Any, Callable
 
 import sympy
 
-from .errors import MatderivError, ParseError, ShapeError
-from .expr import ONE, Expr, as_dim, check_name, dim_symbol
-from .functions import NAMED
+from ..core.errors import MatderivError, ParseError, ShapeError
+from ..core.expr import ONE, Expr, as_dim, check_name, dim_symbol
+from ..core.functions import NAMED
 
 
 # ---- vocabulary ------------------------------------------------------------------------------------------------

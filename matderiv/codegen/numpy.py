@@ -25,12 +25,12 @@ import sympy
 from sympy.printing.numpy import NumPyPrinter as _SymPyNumPyPrinter
 from sympy.printing.pycode import pycode
 
-from ..codegen import Canonical, Names, dim_bindings, dim_uses, parameter_names, use_counts
-from ..errors import ArgumentError
-from ..expr import ONE, Expr, iter_nodes
-from ..functions import NAMED, Fn
-from ..functions import x as _X
-from .base import ADD, ATOM, MUL, NEG, POW, fmt_number
+from .common import Canonical, Names, dim_bindings, dim_uses, parameter_names, use_counts
+from ..core.errors import ArgumentError
+from ..core.expr import ONE, Expr, iter_nodes
+from ..core.functions import NAMED, Fn
+from ..core.functions import x as _X
+from ..printing.base import ADD, ATOM, MUL, NEG, POW, fmt_number
 
 Shape = tuple[sympy.Expr, sympy.Expr]
 _FLIP = {"rows": "cols", "cols": "rows", "": ""}

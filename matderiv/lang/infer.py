@@ -7,10 +7,10 @@ from typing import Any, Callable, Iterator, Union
 
 import sympy
 
-from . import ops
-from .errors import MatderivError, ShapeError
-from .expr import ONE, Expr, dim_symbol
-from .functions import NAMED, Fn
+from .. import ops
+from ..core.errors import MatderivError, ShapeError
+from ..core.expr import ONE, Expr, dim_symbol
+from ..core.functions import NAMED, Fn
 from .syntax import (_AUTO_DIMS, _MAX_MATRIX_POWER, FUNCTIONS, TypeSpec, _check_symbol_name, _Decl, _Node,
                      _Source, default_kind)
 
@@ -144,7 +144,7 @@ def _postorder(root: _Node) -> list[_Node]:
 
 
 def _dim_text(d: sympy.Expr) -> str:
-    from .printing.language import dim_text
+    from .printer import dim_text
     return dim_text(d)
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import sympy
 
-from ..errors import ArgumentError, MatderivError
-from ..expr import ONE, Expr
-from ..functions import NAMED, Fn
+from ..core.errors import ArgumentError, MatderivError
+from ..core.expr import ONE, Expr
+from ..core.functions import NAMED, Fn
 from ..ops import mul
-from .base import ADD, ATOM, MUL, NEG, POW, Printer, fmt_number
+from ..printing.base import ADD, ATOM, MUL, NEG, POW, Printer, fmt_number
 
 #: The language's name of each op, where it differs from the op's own name.
 _NAMES = {"trace": "tr", "diagpart": "diag"}
@@ -194,7 +194,7 @@ def _with_where(body: str, decls: list[str]) -> str:
 
 
 def _reparses(text: str, e: Expr, fns: dict[str, Fn]) -> bool:
-    from ..parse import parse
+    from .parse import parse
     try:
         return parse(text, **{name: fn.body for name, fn in fns.items()}) == e
     except (MatderivError, RecursionError):
@@ -211,7 +211,7 @@ def to_text(e: Expr) -> str:
     >>> to_text(md.matrix("X", 3, 3, symmetric=True) @ md.vector("x", 3))
     'X*x where X: symmetric(3), x: vector(3)'
     """
-    from ..parse import default_kind
+    from .parse import default_kind
     if not isinstance(e, Expr):
         raise ArgumentError(f"md.to_text needs a matderiv expression, got {type(e).__name__} {e!r}")
     p = LanguagePrinter()

@@ -1,0 +1,7 @@
+"""The MatrixCalculus-style text language: :func:`parse` reads it, :func:`to_text` writes it."""
+from __future__ import annotations
+
+from .parse import parse
+from .printer import to_text
+
+__all__ = ["parse", "to_text"]
