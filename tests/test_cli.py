@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import matderiv as md
-from matderiv import table
-from matderiv.cli import main
+from matderiv.app import table
+from matderiv.app.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_A = np.array([1.0, 2, 3, 4])

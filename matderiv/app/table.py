@@ -11,7 +11,7 @@ from typing import Any
 import matderiv as md
 
 from .cli import PROG, _WHERE, Derivation, Out, cert_line, certify, derive
-from .errors import ArgumentError, MatderivError
+from ..errors import ArgumentError, MatderivError
 
 
 # ---- table -------------------------------------------------------------------------------------------------------

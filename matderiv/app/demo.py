@@ -11,9 +11,9 @@ import numpy as np
 import matderiv as md
 
 from .cli import Derivation, Out, _label, cert_line, certify, derive, grad_name, numpy_source, show
-from .codegen import lambdify
-from .expr import Expr
-from .ops import rebuild
+from ..codegen import lambdify
+from ..expr import Expr
+from ..ops import rebuild
 
 
 # ---- demo: the seed tutorial's four examples ---------------------------------------------------------------------

@@ -17,12 +17,12 @@ from typing import Any, Callable, NoReturn, Sequence
 
 import matderiv as md
 
-from .check import fmt_digits
-from .codegen import numpy_code
-from .errors import ArgumentError, DerivativeError, MatderivError
-from .expr import Expr, check_name, fmt_shape
-from .printing.language import LanguagePrinter, declaration
-from .printing.where import name_shared
+from ..check import fmt_digits
+from ..codegen import numpy_code
+from ..errors import ArgumentError, DerivativeError, MatderivError
+from ..expr import Expr, check_name, fmt_shape
+from ..printing.language import LanguagePrinter, declaration
+from ..printing.where import name_shared
 
 PROG = "matderiv"
 LONG = 80  # a derivative whose text is longer is shown again with its repeated parts named
