@@ -16,7 +16,7 @@ import sympy
 import matderiv as md
 from conftest import reference
 from matderiv.app import table
-from matderiv.app.cli import parse_with_seed
+from matderiv.app.derive import parse_with_seed
 from matderiv.expr import Expr
 
 ROOT = Path(__file__).resolve().parents[1]
