@@ -7,49 +7,10 @@ a @ b.T
 """
 from __future__ import annotations
 
-from .ad import grad, vjp
-from .check import CheckReport, check
-from .codegen import lambdify, mpmath_code, mpmath_function, numpy_code
-from .core.errors import (ArgumentError, CheckError, DerivativeError, InvalidNameError, MatderivError, ParseError,
-                     ShapeError)
-from .core.expr import Expr
-from .ops import (abs_ as abs, add, apply, cos, det, diag, divide, elementwise, exp, eye, inv, kron, log, logdet,
-                  logsumexp, matmul, mul, norm1, norm2, ones, ones_like, power, relu, sigmoid, sign, sin, softmax,
-                  softplus, solve, sqrt, step, sum_ as sum, tan, tanh, trace, transpose, zeros, zeros_like)
-from .ops import const, symbol
-from .printing.latex import latex, latex_equation
-from .lang import parse, to_text
-from .simplify import simplify
-from .interop import from_sympy, to_sympy
-
-__version__ = "0.1.0"
-
-
-def matrix(name: str, rows: object, cols: object, symmetric: bool = False) -> Expr:
-    """The matrix symbol ``name`` (rows×cols); dimensions are ints, names or SymPy symbols."""
-    return symbol(name, rows, cols, symmetric=symmetric)
-
-
-def vector(name: str, n: object) -> Expr:
-    """The column vector symbol ``name`` (n×1)."""
-    return symbol(name, n, 1)
-
-
-def scalar(name: str) -> Expr:
-    """The scalar symbol ``name`` (1×1)."""
-    return symbol(name, 1, 1)
-
-
-__all__ = [
-    "Expr", "matrix", "vector", "scalar", "const", "eye", "ones", "zeros", "ones_like", "zeros_like",
-    "add", "mul", "matmul", "divide", "power", "transpose", "apply", "elementwise",
-    "trace", "det", "logdet", "inv", "solve", "sum", "norm1", "norm2", "diag", "kron", "logsumexp", "softmax",
-    "exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "abs", "sign", "relu", "sigmoid", "softplus", "step",
-    "grad", "vjp", "simplify", "latex", "latex_equation",
-    "MatderivError", "ShapeError", "DerivativeError", "ParseError", "ArgumentError", "InvalidNameError",
-    "CheckError",
-    "check", "CheckReport", "mpmath_code", "mpmath_function",
-    "from_sympy", "to_sympy",
-    "parse", "to_text",
-    "numpy_code", "lambdify",
-]
+from .api import (ArgumentError, CheckError, CheckReport, DerivativeError, Expr, InvalidNameError, MatderivError,
+                  ParseError, ShapeError, __all__, __version__, abs, add, apply, check, const, cos, det, diag,
+                  divide, elementwise, exp, eye, from_sympy, grad, inv, kron, lambdify, latex, latex_equation, log,
+                  logdet, logsumexp, matmul, matrix, mpmath_code, mpmath_function, mul, norm1, norm2, numpy_code,
+                  ones, ones_like, parse, power, relu, scalar, sigmoid, sign, simplify, sin, softmax, softplus,
+                  solve, sqrt, step, sum, symbol, tan, tanh, to_sympy, to_text, trace, transpose, vector, vjp,
+                  zeros, zeros_like)

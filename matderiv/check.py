@@ -97,6 +97,19 @@ class CheckReport:
             lines.append(f"{'certified' if good else 'FAILED'}: d/d{w.name} {lhs} = {_short(g)}  — {m}, {n}; {tail}")
         return "\n".join(lines)
 
+    def summary(self, name: str) -> str:
+        """The one line the ``matderiv`` command prints for the symbol ``name``, e.g. ``certified: 30 digits
+        (mpmath, dps 30), 15.7 digits (numpy float64) at n=3, m=4; rng 0`` (``FAILED: …; needs 25`` below a
+        threshold)."""
+        dm, dn = self.digits_mpmath[name], self.digits_numpy[name]
+        need_m, need_n = self.thresholds
+        m = f"{fmt_digits(dm)} digits (mpmath, dps {self.dps}{'' if dm >= need_m else f'; needs {need_m:g}'})"
+        n = (f"numpy float64 not run: {self.numpy_error}" if dn is None else
+             f"{fmt_digits(dn)} digits (numpy float64{'' if dn >= need_n else f'; needs {need_n:g}'})")
+        dims = ", ".join(f"{k}={v}" for k, v in self.dims.items())
+        return (f"{'certified' if self.passed(name) else 'FAILED'}: {m}, {n}" + (f" at {dims}" if dims else "")
+                + f"; rng {self.rng}")
+
 
 def _short(e: Expr, limit: int = 300) -> str:
     """The text of ``e``, cut in the middle when longer than ``limit`` characters (reports stay readable)."""

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import matderiv as md
-from matderiv import table
-from matderiv.cli import main
+from matderiv.app import derive as app_derive, table
+from matderiv.app.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_A = np.array([1.0, 2, 3, 4])
@@ -188,14 +188,14 @@ def test_grad_exit_1_when_the_certificate_fails(capsys: pytest.CaptureFixture[st
 
 
 def _break_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make md.check certify twice the true derivative: a wrong formula the certificate must reject."""
+    """Make the command's md.check certify twice the true derivative: a wrong formula it must reject."""
     real = md.check
 
     def wrong(f: Any, wrt: Any, **kw: Any) -> Any:
         seed = kw.get("seed")
         good = md.grad(f, wrt) if seed is None else md.vjp(f, wrt, seed)
         return real(f, wrt, grad=[2 * g for g in good], **kw)
-    monkeypatch.setattr(md, "check", wrong)
+    monkeypatch.setattr(app_derive, "check", wrong)  # every command certifies through matderiv.app.derive
 
 
 # ---- errors: one line on stderr, exit 2, never a traceback -------------------------------------------------------

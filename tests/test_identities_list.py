@@ -15,8 +15,8 @@ import sympy
 
 import matderiv as md
 from conftest import reference
-from matderiv import table
-from matderiv.cli import parse_with_seed
+from matderiv.app import table
+from matderiv.app.derive import parse_with_seed
 from matderiv.core.expr import Expr
 
 ROOT = Path(__file__).resolve().parents[1]

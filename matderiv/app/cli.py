@@ -12,208 +12,16 @@ import json
 import os
 import re
 import sys
-from dataclasses import dataclass, field
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Any, NoReturn, Sequence
 
-import matderiv as md
+from ..api import __version__, latex, parse, to_text
+from ..core.errors import ArgumentError, MatderivError
+from ..core.expr import check_name
+from ..printing.where import name_shared
+from .derive import (PROG, Derivation, Out, certify, derive, grad_name, module_source, numpy_source,
+                     parse_candidate, shapes_line, show, with_where)
 
-from .check import fmt_digits
-from .codegen import numpy_code
-from .core.errors import ArgumentError, DerivativeError, MatderivError
-from .core.expr import Expr, check_name, fmt_shape
-from .lang.printer import LanguagePrinter, declaration
-from .printing.where import name_shared
-
-PROG = "matderiv"
 LONG = 80  # a derivative whose text is longer is shown again with its repeated parts named
-_WHERE = re.compile(r"\bwhere\b")
-Out = Callable[[str], None]
-
-
-# ---- deriving: the work every subcommand shares ------------------------------------------------------------------
-@dataclass
-class Derivation:
-    """An expression, the symbols to differentiate by, an optional seed, the derived formulas, certificates."""
-
-    source: str                     # the text as given, with its where clause
-    f: Expr
-    wrt: list[Expr]
-    seed: Expr | None = None
-    derivs: list[Expr] = field(default_factory=list)
-    args: list[Expr] = field(default_factory=list)   # f's symbols, then the seed's, in order of appearance
-    report: Any = None              # the md.check report (one for all variables), once certified
-    seed_text: str | None = None    # the seed as given
-
-    @property
-    def text(self) -> str:
-        return md.to_text(self.f)
-
-    @property
-    def f_args(self) -> list[Expr]:
-        return [a for a in self.args if a in self.f.free_symbols]
-
-    def equation(self, i: int) -> str:
-        return md.latex_equation(self.f, self.wrt[i], seed=self.seed)
-
-    def lhs(self, i: int, f: str = "f") -> str:
-        """``df/dX`` or ``d<G, f>/dX``."""
-        w = self.wrt[i].name
-        return f"d{f}/d{w}" if self.seed is None else f"d<{show(self.seed)}, {f}>/d{w}"
-
-
-def show(e: Expr) -> str:
-    """``e`` in the text language for reading, without a where clause (the shapes are printed apart)."""
-    return LanguagePrinter().doprint(e)
-
-
-def with_where(text: str, where: str | None) -> str:
-    """``text`` with the declarations ``where`` added to its where clause (or as a new one)."""
-    if not where or not where.strip():
-        return text
-    return f"{text}, {where}" if _WHERE.search(text) else f"{text} where {where}"
-
-
-def parse_with_seed(source: str, seed_text: str) -> tuple[Expr, Expr]:
-    """The expression ``source`` and the seed ``seed_text`` as an expression of its shape.
-
-    A new name becomes a symbol of the expression's shape. Anything else (``matrix(1)``, ``2*G``) is parsed on
-    its own first (for its own errors) and then inside ``tr((F)'*(S))``, whose inference gives S F's shape.
-    """
-    f = md.parse(source)
-    s = seed_text.strip()
-    if s.isidentifier() and all(x.name != s for x in f.free_symbols):
-        return f, md.symbol(check_name(s), *f.shape)
-    try:
-        alone = md.parse(s)
-    except MatderivError as exc:
-        raise type(exc)(f"in the seed: {exc}") from None
-    if f.is_scalar:
-        if not alone.is_scalar:
-            raise ArgumentError(f"the seed {s!r} must be a scalar like {show(f)}, "
-                                f"got {fmt_shape(alone.shape)}")
-        return f, alone
-    m = _WHERE.search(source)
-    body, where = (source[:m.start()], source[m.end():]) if m else (source, "")
-    joint = f"tr(({body.strip()})'*({s}))" + (f" where {where.strip()}" if where.strip() else "")
-    hint = " (a vector's seed of ones is vector(1))" if f.shape[1] == 1 else ""
-    try:
-        both = md.parse(joint)
-    except MatderivError:
-        raise ArgumentError(f"the seed {s!r} cannot have the shape {fmt_shape(f.shape)} of {show(f)}{hint}"
-                            ) from None
-    prod = both.args[0] if both.op == "trace" else None
-    if prod is None or prod.op != "matmul" or prod.args[0].op != "transpose":  # pragma: no cover - defensive
-        raise ArgumentError(f"cannot read the seed {s!r} as an expression of the shape of {show(f)}")
-    f2, rest = prod.args[0].args[0], prod.args[1:]
-    seed = rest[0] if len(rest) == 1 else md.matmul(*rest)
-    if seed.shape != f2.shape:
-        raise ArgumentError(f"the seed {s!r} must have the shape {fmt_shape(f2.shape)} of {show(f2)}{hint}, "
-                            f"got {fmt_shape(seed.shape)}")
-    return f2, seed
-
-
-def order_symbols(exprs: Sequence[Expr], text: str) -> list[Expr]:
-    """The symbols of ``exprs`` in order of their first appearance in ``text`` (then by name)."""
-    syms: dict[str, Expr] = {}
-    for e in exprs:
-        for s in e.free_symbols:
-            syms.setdefault(s.name, s)
-
-    def pos(name: str) -> tuple[int, str]:
-        m = re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", text)
-        return (m.start() if m else len(text), name)
-    return [syms[n] for n in sorted(syms, key=pos)]
-
-
-def split_names(values: Sequence[str] | None) -> list[str]:
-    """``--wrt X --wrt a,b`` → ``["X", "a", "b"]``."""
-    out: list[str] = []
-    for v in values or ():
-        out.extend(n.strip() for n in v.split(",") if n.strip())
-    return out
-
-
-def derive(text: str, wrt: Sequence[str] | None = None, where: str | None = None,
-           seed: str | None = None) -> Derivation:
-    """Parse ``text``, take the variables ``wrt`` (default: every symbol) and the seed, and derive."""
-    source = with_where(text, where)
-    if seed is None:
-        f, s = md.parse(source), None
-    else:
-        f, s = parse_with_seed(source, seed)
-    f_syms = order_symbols([f], source)
-    names = split_names(wrt) or [a.name for a in f_syms]
-    by_name = {a.name: a for a in f_syms}
-    for n in names:
-        if n not in by_name:
-            known = ", ".join(by_name) or "none"
-            raise ArgumentError(f"--wrt {n}: {show(f)} has no symbol {n!r} (its symbols: {known})")
-    if not names:
-        raise DerivativeError(f"{show(f)} has no symbols to differentiate by")
-    if len(set(names)) != len(names):
-        raise ArgumentError(f"--wrt names a symbol twice: {', '.join(names)}")
-    if s is None and not f.is_scalar:
-        raise DerivativeError(f"{show(f)} is {fmt_shape(f.shape)}, not a scalar: give a seed of its shape, "
-                              "e.g. --seed G (a new symbol) or --seed 'matrix(1)' (all ones)")
-    ws = [by_name[n] for n in names]
-    args = order_symbols([f] + ([s] if s is not None else []), source + " " + (seed or ""))
-    out = md.grad(f, ws) if s is None else md.vjp(f, ws, s)
-    return Derivation(source, f, ws, s, list(out), args, seed_text=seed)  # type: ignore[arg-type]
-
-
-def certify(d: Derivation, dps: int, rng: int, at: dict[str, Any] | None = None) -> bool:
-    """``md.check`` every variable at one random point (or ``at``); the report lands in ``d.report``."""
-    d.report = md.check(d.f, list(d.wrt), at=at, dps=dps, rng=rng, seed=d.seed)
-    return bool(d.report.ok)
-
-
-def digits_of(d: Derivation, w: Expr) -> tuple[float, float | None]:
-    r = d.report
-    return r.digits_mpmath[w.name], r.digits_numpy[w.name]
-
-
-def cert_line(d: Derivation, i: int) -> str:
-    """``certified: 30 digits (mpmath, dps 30), 15.4 digits (numpy float64) at n=3, m=4; rng 0``."""
-    r, w = d.report, d.wrt[i]
-    dm, dn = digits_of(d, w)
-    need_m, need_n = r.thresholds
-    good = r.passed(w.name)
-    m = f"{fmt_digits(dm)} digits (mpmath, dps {r.dps}{'' if dm >= need_m else f'; needs {need_m:g}'})"
-    n = (f"numpy float64 not run: {r.numpy_error}" if dn is None else
-         f"{fmt_digits(dn)} digits (numpy float64{'' if dn >= need_n else f'; needs {need_n:g}'})")
-    dims = ", ".join(f"{k}={v}" for k, v in r.dims.items())
-    return f"{'certified' if good else 'FAILED'}: {m}, {n}" + (f" at {dims}" if dims else "") + f"; rng {r.rng}"
-
-
-def grad_name(d: Derivation, base: str | None = None) -> str:
-    kind = "grad" if d.seed is None else "vjp"
-    if base:
-        return f"{kind}_{base}"
-    return f"{kind}_" + "_".join(w.name for w in d.wrt)
-
-
-def numpy_source(exprs: Sequence[Expr], args: Sequence[Expr], name: str) -> str:
-    return numpy_code(exprs[0] if len(exprs) == 1 else list(exprs), args=list(args), name=name).strip("\n") + "\n"
-
-
-def merge_modules(sources: Sequence[str]) -> str:
-    """One module from function sources: their import lines once, at the top, then the functions."""
-    imports: list[str] = []
-    bodies: list[str] = []
-    for src in sources:
-        lines = src.strip("\n").splitlines()
-        i = 0
-        while i < len(lines) and (not lines[i].strip() or lines[i].startswith(("import ", "from "))):
-            if lines[i].strip() and lines[i] not in imports:
-                imports.append(lines[i])
-            i += 1
-        bodies.append("\n".join(lines[i:]).strip("\n"))
-    return "\n".join(imports) + "\n\n\n" + "\n\n\n".join(bodies) + "\n"
-
-
-def shapes_line(args: Sequence[Expr]) -> str:
-    """``a: n×1, X: n×m, b: m×1``."""
-    return ", ".join(f"{a.name}: {fmt_shape(a.shape)}" for a in args)
 
 
 def _label(s: str, width: int) -> str:
@@ -227,10 +35,10 @@ def cmd_grad(ns: argparse.Namespace, out: Out) -> int:
     code = numpy_source(d.derivs, d.args, ns.name or grad_name(d))
     if ns.format == "text":
         for g in d.derivs:
-            out(md.to_text(g))
+            out(to_text(g))
     elif ns.format == "latex":
         for g in d.derivs:
-            out(md.latex(g))
+            out(latex(g))
     elif ns.format == "numpy":
         out(code.rstrip("\n"))
     elif ns.format == "json":
@@ -251,9 +59,9 @@ def cmd_grad(ns: argparse.Namespace, out: Out) -> int:
                     out(_label("", width) + ("  where " if k == 0 else " " * 8) + f"{name.name} = {show(definition)}")
             out(_label("latex", width) + d.equation(i))
             if len(show(g)) > LONG and defs:
-                out(_label("", width) + "= " + md.latex(g, where=True))
+                out(_label("", width) + "= " + latex(g, where=True))
             if d.report is not None:
-                out(_label("check", width) + cert_line(d, i))
+                out(_label("check", width) + d.report.summary(d.wrt[i].name))
         out("")
         out("numpy")
         out("\n".join(("    " + line) if line else "" for line in code.rstrip("\n").splitlines()))
@@ -270,10 +78,10 @@ def grad_json(d: Derivation, code: str) -> dict[str, Any]:
     return {
         "input": d.text,
         "wrt": [w.name for w in d.wrt],
-        "seed": None if d.seed is None else md.to_text(d.seed),
+        "seed": None if d.seed is None else to_text(d.seed),
         "shapes": {a.name: [str(a.shape[0]), str(a.shape[1])] for a in d.args},
-        "derivative": {w.name: md.to_text(g) for w, g in zip(d.wrt, d.derivs)},
-        "latex": {w.name: md.latex(g) for w, g in zip(d.wrt, d.derivs)},
+        "derivative": {w.name: to_text(g) for w, g in zip(d.wrt, d.derivs)},
+        "latex": {w.name: latex(g) for w, g in zip(d.wrt, d.derivs)},
         "equation": {w.name: d.equation(i) for i, w in enumerate(d.wrt)},
         "numpy": code,
         "check": None if r is None else {
@@ -284,39 +92,6 @@ def grad_json(d: Derivation, code: str) -> dict[str, Any]:
     }
 
 
-def parse_candidate(d: Derivation, w: Expr, text: str) -> Expr:
-    """A hand-written derivative for the variable ``w``, parsed with the expression's symbols and shapes."""
-    syms = {s.name: s for s in d.args}
-    used = set(re.findall(r"[A-Za-z_]\w*", text))
-    decls = [declaration(s) for s in d.args if s.name in used or (s == w and not w.is_scalar)]
-    where = " where " + ", ".join(decls) if decls else ""
-    try:
-        if w.is_scalar:
-            g = md.parse(text + where)
-        else:
-            both = md.parse(f"tr(({w.name})'*({text})){where}")
-            rest = both.args[0].args[1:]
-            g = rest[0] if len(rest) == 1 else md.matmul(*rest)
-    except MatderivError as exc:
-        try:  # a formula that parses alone but cannot have w's shape: say so, not what the shape trick tripped on
-            own = [declaration(s) for s in d.args if s.name in used]
-            alone = md.parse(text + (" where " + ", ".join(own) if own else ""))
-        except MatderivError:
-            alone = None
-        if alone is not None:
-            raise ArgumentError(f"--grad {text!r} must have {w.name}'s shape {fmt_shape(w.shape)}, "
-                                f"got {fmt_shape(alone.shape)}") from None
-        raise type(exc)(f"--grad {text!r} (for {w.name}, {fmt_shape(w.shape)}): "
-                        f"{getattr(exc, 'reason', exc)}") from None
-    extra = sorted(s.name for s in g.free_symbols if s.name not in syms)
-    if extra:
-        raise ArgumentError(f"--grad {text!r} uses {', '.join(extra)}, which the expression does not have")
-    if g.shape != w.shape:
-        raise ArgumentError(f"--grad {text!r} must have {w.name}'s shape {fmt_shape(w.shape)}, "
-                            f"got {fmt_shape(g.shape)}")
-    return g
-
-
 def cmd_check(ns: argparse.Namespace, out: Out) -> int:
     d = derive(ns.expr, ns.wrt, ns.where, ns.seed)
     if ns.grad:
@@ -324,10 +99,7 @@ def cmd_check(ns: argparse.Namespace, out: Out) -> int:
             raise ArgumentError(f"give one --grad per --wrt variable ({', '.join(w.name for w in d.wrt)}), "
                                 f"got {len(ns.grad)}")
         d.derivs = [parse_candidate(d, w, t) for w, t in zip(d.wrt, ns.grad)]
-        d.report = md.check(d.f, list(d.wrt), dps=ns.dps, rng=ns.rng, seed=d.seed, grad=list(d.derivs))
-        ok = bool(d.report.ok)
-    else:
-        ok = certify(d, ns.dps, ns.rng)
+    ok = certify(d, ns.dps, ns.rng, candidates=d.derivs if ns.grad else None)
     if ns.format == "json":
         full = grad_json(d, "")
         out(json.dumps({k: full[k] for k in ("input", "wrt", "seed", "derivative", "check")}, indent=2,
@@ -336,47 +108,18 @@ def cmd_check(ns: argparse.Namespace, out: Out) -> int:
     width = max(len(d.lhs(i)) for i in range(len(d.wrt))) + 2
     for i, g in enumerate(d.derivs):
         out(_label(d.lhs(i), width) + show(g))
-        out(_label("", width) + cert_line(d, i))
+        out(_label("", width) + d.report.summary(d.wrt[i].name))
     return 0 if ok else 1
 
 
 def cmd_latex(ns: argparse.Namespace, out: Out) -> int:
     if not ns.wrt and ns.seed is None:
-        out(md.latex(md.parse(with_where(ns.expr, ns.where))))
+        out(latex(parse(with_where(ns.expr, ns.where))))
         return 0
     d = derive(ns.expr, ns.wrt, ns.where, ns.seed)
     for i in range(len(d.wrt)):
         out(d.equation(i))
     return 0
-
-
-def module_source(d: Derivation, name: str) -> str:
-    """A module with ``name`` (the expression) and ``grad_name`` (its gradient or VJP), importing only numpy."""
-    gname = grad_name(d, name)
-    wrt = ",".join(w.name for w in d.wrt)
-    cmd = f"matderiv code {_quote(d.source)} --wrt {wrt}"
-    if d.seed is not None:
-        cmd += f" --seed {_quote(d.seed_text or show(d.seed))}"
-    if name != "f":
-        cmd += f" --name {name}"
-    doc = [f'"""Generated by matderiv {md.__version__}: {cmd}', "",
-           f"{name}({', '.join(a.name for a in d.f_args)}) = {d.text}"]
-    for i, g in enumerate(d.derivs):
-        doc.append(f"{d.lhs(i, name)} = {show(g)}")
-    doc += ["", f"{gname}({', '.join(a.name for a in d.args)}) returns "
-            + ("the gradient" if len(d.wrt) == 1 else f"the tuple of derivatives ({wrt})")
-            + ". Shapes: " + shapes_line(d.args) + "; vectors are 1-D arrays, scalars floats.", '"""']
-    body = merge_modules([numpy_source([d.f], d.f_args, name), numpy_source(d.derivs, d.args, gname)])
-    return "\n".join(doc) + "\n" + body
-
-
-def _quote(s: str) -> str:
-    """``s`` quoted for a POSIX shell (double quotes when that needs no escapes)."""
-    if re.fullmatch(r"[\w.,:=/+-]+", s):
-        return s
-    if not re.search(r"[\"$`\\!]", s):
-        return f'"{s}"'
-    return "'" + s.replace("'", "'\\''") + "'"
 
 
 def cmd_code(ns: argparse.Namespace, out: Out) -> int:
@@ -509,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 exit status: 0 success, 1 a certificate failed, 2 bad usage or an error in the expression
 (parse, shape, derivative), 3 an internal error (a bug in matderiv).""")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {md.__version__}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 

@@ -8,12 +8,10 @@ from typing import Any
 
 import numpy as np
 
-import matderiv as md
-
-from .cli import Derivation, Out, _label, cert_line, certify, derive, grad_name, numpy_source, show
-from .codegen import lambdify
-from .core.expr import Expr
-from .core.spec import rebuild
+from ..api import lambdify, latex, matrix, relu, scalar, sigmoid, simplify, symbol, to_text, vector, vjp
+from ..core.expr import Expr
+from ..core.spec import rebuild
+from .derive import Derivation, Out, certify, derive, grad_name, numpy_source, show
 
 
 # ---- demo: the seed tutorial's four examples ---------------------------------------------------------------------
@@ -54,9 +52,9 @@ def _demo_derivation(out: Out, title: str, d: Derivation, dps: int, at: dict[str
     width = max(len(d.lhs(i)) for i in range(len(d.wrt))) + 4
     for i, g in enumerate(d.derivs):
         shown = substitute(g, names) if names else g
-        out(_label(f"  {d.lhs(i)}", width) + show(shown))
-        out(_label("", width) + md.latex(shown))
-        out(_label("", width) + cert_line(d, i))
+        out(f"  {d.lhs(i)}".ljust(width) + show(shown))
+        out("".ljust(width) + latex(shown))
+        out("".ljust(width) + d.report.summary(d.wrt[i].name))
     if code:
         src = numpy_source(d.derivs, d.args, grad_name(d))
         out(f"  generated numpy: def {grad_name(d)}({', '.join(a.name for a in d.args)}), {len(src.splitlines())} "
@@ -142,23 +140,23 @@ def _shape(v: Any) -> str:
 
 def _network() -> tuple[Derivation, dict[Expr, Expr], str]:
     """The tutorial's network with a seed G, and names for its layers (to print the VJPs compactly)."""
-    X = md.matrix("X", "n", 15)
-    W1, b1 = md.matrix("W1", 30, 15), md.vector("b1", 30)
-    W2, b2 = md.matrix("W2", 15, 30), md.vector("b2", 15)
-    W3, b3 = md.matrix("W3", 1, 15), md.scalar("b3")
+    X = matrix("X", "n", 15)
+    W1, b1 = matrix("W1", 30, 15), vector("b1", 30)
+    W2, b2 = matrix("W2", 15, 30), vector("b2", 15)
+    W3, b3 = matrix("W3", 1, 15), scalar("b3")
     Z1 = X @ W1.T + b1.T
-    H1 = md.relu(Z1)
+    H1 = relu(Z1)
     Z2 = H1 @ W2.T + b2.T
-    H2 = md.relu(Z2)
-    Y = md.sigmoid(H2 @ W3.T + b3)
-    G = md.vector("G", "n")
+    H2 = relu(Z2)
+    Y = sigmoid(H2 @ W3.T + b3)
+    G = vector("G", "n")
     ws = [X, W1, b1, W2, b2, W3, b3]
-    d = Derivation(md.to_text(Y), Y, ws, G, list(md.vjp(Y, ws, G)), ws + [G])  # type: ignore[arg-type]
+    d = Derivation(to_text(Y), Y, ws, G, list(vjp(Y, ws, G)), ws + [G])  # type: ignore[arg-type]
     names: dict[Expr, Expr] = {}
     legend = []
     for nm, e in (("Y", Y), ("H2", H2), ("Z2", Z2), ("H1", H1), ("Z1", Z1)):
-        sym = md.symbol(nm, *e.shape)
-        names[e] = names[md.simplify(e)] = sym
+        sym = symbol(nm, *e.shape)
+        names[e] = names[simplify(e)] = sym
     for nm, e in (("Z1", Z1), ("H1", H1), ("Z2", Z2), ("H2", H2), ("Y", Y)):
         legend.append(f"{nm} = {show(substitute(e, {k: v for k, v in names.items() if v.name != nm}))}")
     return d, names, "with " + ", ".join(legend)
