@@ -26,7 +26,7 @@ import numpy as np
 import sympy
 
 from .ad import grad as _grad, resolve, vjp as _vjp
-from .codegen.common import lambdify
+from .codegen.numpy import lambdify
 from .core.errors import ArgumentError, CheckError, DerivativeError, MatderivError, ShapeError
 from .core.expr import ONE, Expr, describe, fmt_shape, iter_nodes
 from .core.domains import EVERYWHERE, Domain
@@ -228,7 +228,7 @@ class _Point:
                     self._set(d, arr.shape[ax], f"the value of {s.name!r}")
         for s, arr in given:
             self._fits(s, arr.shape)
-            if s.params[1] and not all(arr[i, j] == arr[j, i] for i in range(arr.shape[0]) for j in range(i)):
+            if s.symmetric and not all(arr[i, j] == arr[j, i] for i in range(arr.shape[0]) for j in range(i)):
                 raise ArgumentError(f"check: {s.name!r} is declared symmetric but its value is not")
             self.values[s] = arr
         missing = [s for s in self.syms.values() if s in required and s not in self.values]
@@ -319,7 +319,7 @@ def _sample(s: Expr, shape: tuple[int, int], flags: set[str], strategy: int, sca
             a = a + math.sqrt(r) * np.eye(r)
         elif strategy in (2, 3):
             a = a + (2 * math.sqrt(r) + 1) * np.eye(r)
-    if s.params[1]:
+    if s.symmetric and not s.is_scalar:
         a = (a + a.T) / 2
     return a
 
@@ -512,7 +512,7 @@ def _mpmath_digits(syms: list[Expr], phi: Expr, formulas: list[Expr], ws: list[E
 def _direction(w: Expr, shape: tuple[int, int], value: np.ndarray, gen: np.random.Generator) -> np.ndarray:
     """A random direction of W's shape (symmetric for a symmetric W), scaled like W's entries."""
     d = gen.standard_normal(shape)
-    if w.params[1]:
+    if w.symmetric and not w.is_scalar:
         d = (d + d.T) / 2
     size = max([1.0] + [abs(float(v)) for v in value.flat])
     return d * size

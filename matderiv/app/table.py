@@ -68,7 +68,7 @@ def declared_conditions(d: Derivation) -> list[str]:
     for s in d.args:
         if s.name not in names:
             continue
-        if s.symmetric:
+        if s.symmetric and not s.is_scalar:
             out.append(rf"{latex(s)} = {latex(s)}^{{\top}}")
         elif not s.is_scalar:
             n, k = (sympy_latex(x) for x in s.shape)

@@ -2,7 +2,7 @@
 (:func:`mpmath_code`, :func:`mpmath_function`) for the certificate."""
 from __future__ import annotations
 
-from .common import lambdify, numpy_code
+from .numpy import lambdify, numpy_code
 from .mpmath import mpmath_code, mpmath_function
 
 __all__ = ["numpy_code", "lambdify", "mpmath_code", "mpmath_function"]

@@ -25,9 +25,10 @@ import sympy
 from sympy.printing.numpy import NumPyPrinter as _SymPyNumPyPrinter
 from sympy.printing.pycode import pycode
 
-from .common import Canonical, Names, dim_bindings, dim_uses, parameter_names, use_counts
-from ..core.errors import ArgumentError
-from ..core.expr import ONE, Expr, iter_nodes
+from .common import (Canonical, Names, dim_bindings, dim_uses, function_name, outputs_of, parameter_names, resolve_args,
+                     use_counts)
+from ..core.errors import ArgumentError, ShapeError
+from ..core.expr import ONE, OPS, Expr, iter_nodes
 from ..core.functions import NAMED, Fn
 from ..core.functions import x as _X
 from ..printing.base import ADD, ATOM, MUL, NEG, POW, fmt_number
@@ -36,6 +37,11 @@ Shape = tuple[sympy.Expr, sympy.Expr]
 _FLIP = {"rows": "cols", "cols": "rows", "": ""}
 _BIG = 1000  # the size assumed for a symbolic dimension when ordering a chain of products
 _LONG = 100  # inline code longer than this gets a temporary of its own
+
+
+def _symmetric_op(op: str) -> bool:
+    """Whether the IR op's values equal their transposes (its spec says so: I, diag v)."""
+    return op in OPS and OPS[op].transpose == "symmetric"
 
 
 def kind_of(shape: Shape) -> str:
@@ -99,7 +105,7 @@ class Lowering:
     def t(self, n: Node) -> Node:
         """nᵀ (a no-op on scalars and symmetric values; a view otherwise)."""
         shape = (n.shape[1], n.shape[0])
-        if n.kind == "s" or n.op in ("eye", "diag") or (n.op == "arg" and n.params[1]):
+        if n.kind == "s" or _symmetric_op(n.op) or (n.op == "arg" and n.params[1]):
             return n
         if n.op == "T":
             return n.args[0]
@@ -154,7 +160,7 @@ class Lowering:
     def _lower(self, e: Expr) -> Node:
         op, a = e.op, [self._memo[x] for x in e.args]
         if op == "symbol":
-            return self.make("arg", (), (self.arg_names[e], bool(e.params[1])), e.shape)
+            return self.make("arg", (), (self.arg_names[e], e.symmetric), e.shape)
         if op == "const":
             return self.num(e.params[0])
         if op in ("ones", "zeros"):
@@ -883,4 +889,70 @@ class NumPyFunction:
         return self._arg_lines.get(lineno, "")
 
 
-__all__ = ["NumPyFunction", "NumPyPrinter", "Lowering", "Node", "kind_of", "fn_template"]
+# ---- the public functions --------------------------------------------------------------------------------------------
+def numpy_code(exprs: object, args: object, name: str = "f") -> str:
+    """The source of a standalone function ``name(*args)`` evaluating ``exprs`` with numpy.
+
+    Its only import is ``import numpy as np``. Arrays come in and go out in numpy's natural shapes: an n×1
+    vector or a 1×m row is a 1-D array, a 1×1 scalar a Python float, a matrix a 2-D array; inputs are converted
+    to float64 and their shapes checked against each other (a mismatch raises ``ValueError`` naming the
+    argument). Shared values are computed once, diag(v) products become broadcasting, inverses times something
+    become ``np.linalg.solve``, and chains of products are multiplied in a cheap order. A log det is evaluated
+    as ``np.linalg.slogdet(X)[1]``, which is log |det X|: it is log det X only where det X > 0.
+    """
+    outputs, many = outputs_of(exprs)
+    params = resolve_args(outputs, args)
+    return NumPyFunction(outputs, params, function_name(name), many).source()
+
+
+def lambdify(args: object, exprs: object) -> Callable[..., Any]:
+    """A compiled numpy function of ``args`` evaluating ``exprs`` (an expression, or a list giving a tuple).
+
+    ``fn(*arrays)`` takes the arrays in the order of ``args``; ``fn.source`` is the generated source. Inputs
+    whose shapes do not fit raise :class:`~matderiv.errors.ShapeError`, a missing or extra value
+    :class:`~matderiv.errors.ArgumentError`.
+    """
+    outputs, many = outputs_of(exprs)
+    params = resolve_args(outputs, args)
+    gen = NumPyFunction(outputs, params, "f", many)
+    source = gen.source()
+    namespace: dict[str, Any] = {"__name__": "matderiv_generated"}
+    exec(compile(source, "<matderiv.lambdify>", "exec"), namespace)  # noqa: S102 - our generated code
+    inner = namespace["f"]
+    code = inner.__code__
+    arg_names = [p.name for p in params]
+
+    def fn(*values: object) -> Any:
+        if len(values) != len(arg_names):
+            if len(values) < len(arg_names):
+                missing = ", ".join(repr(n) for n in arg_names[len(values):])
+                raise ArgumentError(f"missing the value of {missing}: the function takes "
+                                    f"({', '.join(arg_names)}), got {len(values)} value(s)")
+            raise ArgumentError(f"too many values: the function takes ({', '.join(arg_names)}), "
+                                f"got {len(values)}")
+        try:
+            return inner(*values)
+        except (ValueError, TypeError) as exc:
+            tb = exc.__traceback__
+            while tb is not None and tb.tb_next is not None:
+                tb = tb.tb_next
+            if tb is None or tb.tb_frame.f_code is not code:
+                raise  # raised inside numpy while computing, not by the generated argument checks
+            if gen.is_check_line(tb.tb_lineno):
+                raise ShapeError(str(exc)) from None
+            which = gen.argument_at_line(tb.tb_lineno)
+            if not which:
+                raise
+            raise ArgumentError(f"the value of {which!r} must be a number or an array of numbers: {exc}") from None
+
+    fn.__name__ = fn.__qualname__ = "f"
+    fn.__doc__ = ("A numpy function generated by matderiv.lambdify; called with the values of "
+                  f"({', '.join(arg_names)}). Its source:\n\n{source}")
+    fn.source = source  # type: ignore[attr-defined]
+    fn.args = tuple(params)  # type: ignore[attr-defined]
+    fn.exprs = tuple(outputs) if many else outputs[0]  # type: ignore[attr-defined]
+    fn.__wrapped__ = inner  # type: ignore[attr-defined]  # inspect.signature shows the parameters
+    return fn
+
+
+__all__ = ["numpy_code", "lambdify", "NumPyFunction", "NumPyPrinter", "Lowering", "Node", "kind_of", "fn_template"]

@@ -16,11 +16,9 @@ from .errors import ArgumentError, ShapeError
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Hashable
 
-    from .spec import Op
-
 N = TypeVar("N")
-#: The op registry, filled by :func:`matderiv.core.spec.defop`; every node's op is a key.
-OPS: dict[str, Op] = {}
+#: The op registry, name → :class:`matderiv.core.spec.Op`, filled by :func:`matderiv.core.spec.defop`.
+OPS: dict[str, Any] = {}
 
 __all__ = ["Expr", "OPS", "ONE", "Dim", "Shape", "as_dim", "check_name", "dim_symbol", "fmt_shape", "describe",
            "iter_nodes", "sort_key"]

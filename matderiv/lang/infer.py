@@ -11,7 +11,7 @@ from .. import ops
 from ..core.errors import MatderivError, ShapeError
 from ..core.expr import ONE, Expr, dim_symbol
 from ..core.functions import NAMED, Fn
-from .syntax import (_AUTO_DIMS, _MAX_MATRIX_POWER, FUNCTIONS, TypeSpec, _check_symbol_name, _Decl, _Node,
+from .syntax import (_AUTO_DIMS, dim_text, _MAX_MATRIX_POWER, FUNCTIONS, TypeSpec, _check_symbol_name, _Decl, _Node,
                      _Source, default_kind)
 
 
@@ -143,11 +143,6 @@ def _postorder(root: _Node) -> list[_Node]:
     return out
 
 
-def _dim_text(d: sympy.Expr) -> str:
-    from .printer import dim_text
-    return dim_text(d)
-
-
 class _Checker:
     """Infers every node's shape (as dimension terms) and how to build it, then builds the expression."""
 
@@ -194,7 +189,7 @@ class _Checker:
     def show(self, n: _Node) -> str:
         names = self.names()
         r, c = (self.final(t, names) for t in self.shape[n])
-        return f"'{self.src.text[n.start:n.end]}' ({_dim_text(r)}×{_dim_text(c)})"
+        return f"'{self.src.text[n.start:n.end]}' ({dim_text(r)}×{dim_text(c)})"
 
     def fail(self, message: str, n: _Node) -> MatderivError:
         return self.src.located(ShapeError, message, n.pos)

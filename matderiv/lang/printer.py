@@ -15,39 +15,10 @@ from ..core.expr import ONE, Expr
 from ..core.functions import NAMED, Fn
 from ..ops import mul
 from ..printing.base import ADD, ATOM, MUL, NEG, POW, Printer, fmt_number
+from .syntax import default_kind, dim_text
 
 #: The language's name of each op, where it differs from the op's own name.
 _NAMES = {"trace": "tr", "diagpart": "diag"}
-
-
-def dim_text(d: sympy.Expr) -> str:
-    """A dimension in the language's dimension syntax: ``n``, ``3``, ``n*p``, ``n^2``, ``2*n + 1``, ``n/2``."""
-    d = sympy.sympify(d)
-    if d.is_Integer or d.is_Symbol:
-        return str(d)
-    num, den = sympy.fraction(d)
-    if den != 1:
-        return f"{_dim_factor(num)}/{_dim_factor(den)}"
-    if d.is_Add:
-        out = ""
-        for i, t in enumerate(d.as_ordered_terms()):
-            if t.could_extract_minus_sign() and i:
-                out += f" - {dim_text(-t)}"
-            else:
-                out += (" + " if i else "") + dim_text(t)
-        return out
-    if d.is_Mul:
-        c, factors = d.as_coeff_mul()
-        body = "*".join(_dim_factor(f) for f in factors)
-        return body if c == 1 else "-" + body if c == -1 else f"{c}*{body}"
-    if d.is_Pow and d.exp.is_Integer and d.exp > 0:
-        return f"{_dim_factor(d.base)}^{d.exp}"
-    raise ArgumentError(f"the dimension {d} cannot be written in the text language")
-
-
-def _dim_factor(d: sympy.Expr) -> str:
-    s = dim_text(d)
-    return f"({s})" if d.is_Add or (d.is_Mul and sympy.fraction(d)[1] != 1) or s.startswith("-") else s
 
 
 def _is_const(e: Expr) -> bool:
@@ -167,7 +138,7 @@ class LanguagePrinter(Printer):
 
 # ---- declarations ---------------------------------------------------------------------------------------------------
 def _kind(s: Expr) -> str:
-    if s.params[1]:
+    if s.symmetric and not s.is_scalar:
         return "symmetric"
     n, m = s.shape
     if (n, m) == (ONE, ONE):
@@ -211,7 +182,6 @@ def to_text(e: Expr) -> str:
     >>> to_text(md.matrix("X", 3, 3, symmetric=True) @ md.vector("x", 3))
     'X*x where X: symmetric(3), x: vector(3)'
     """
-    from .parse import default_kind
     if not isinstance(e, Expr):
         raise ArgumentError(f"md.to_text needs a matderiv expression, got {type(e).__name__} {e!r}")
     p = LanguagePrinter()

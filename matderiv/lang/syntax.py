@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import sympy
 
-from ..core.errors import MatderivError, ParseError, ShapeError
+from ..core.errors import ArgumentError, MatderivError, ParseError, ShapeError
 from ..core.expr import ONE, Expr, as_dim, check_name, dim_symbol
 from ..core.functions import NAMED
 
@@ -42,6 +42,38 @@ def default_kind(name: str) -> str:
     if (m and m.group(1) in GREEK) or "\u03b1" <= name[0] <= "\u03c9":
         return "scalar"
     return "matrix" if name[0].isupper() else "vector"
+
+
+# ---- dimensions as the language writes them ------------------------------------------------------------------
+def dim_text(d: sympy.Expr) -> str:
+    """A dimension in the language's dimension syntax: ``n``, ``3``, ``n*p``, ``n^2``, ``2*n + 1``, ``n/2``."""
+    d = sympy.sympify(d)
+    if d.is_Integer or d.is_Symbol:
+        return str(d)
+    num, den = sympy.fraction(d)
+    if den != 1:
+        return f"{_dim_factor(num)}/{_dim_factor(den)}"
+    if d.is_Add:
+        out = ""
+        for i, t in enumerate(d.as_ordered_terms()):
+            if t.could_extract_minus_sign() and i:
+                out += f" - {dim_text(-t)}"
+            else:
+                out += (" + " if i else "") + dim_text(t)
+        return out
+    if d.is_Mul:
+        c, factors = d.as_coeff_mul()
+        body = "*".join(_dim_factor(f) for f in factors)
+        return body if c == 1 else "-" + body if c == -1 else f"{c}*{body}"
+    if d.is_Pow and d.exp.is_Integer and d.exp > 0:
+        return f"{_dim_factor(d.base)}^{d.exp}"
+    raise ArgumentError(f"the dimension {d} cannot be written in the text language")
+
+
+def _dim_factor(d: sympy.Expr) -> str:
+    s = dim_text(d)
+    return f"({s})" if d.is_Add or (d.is_Mul and sympy.fraction(d)[1] != 1) or s.startswith("-") else s
+
 
 
 # ---- source positions and errors --------------------------------------------------------------------------------
@@ -130,7 +162,7 @@ class TypeSpec:
 
     @classmethod
     def of_symbol(cls, s: Expr) -> TypeSpec:
-        return cls("matrix", bool(s.params[1]), s.shape[0], s.shape[1])
+        return cls("matrix", s.symmetric and not s.is_scalar, s.shape[0], s.shape[1])
 
     def describe(self) -> str:
         dims = [d for d in (self.rows, self.cols) if d is not None]

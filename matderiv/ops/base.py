@@ -9,7 +9,7 @@ import sympy
 
 from ..core.dims import ONE, Shape, as_dim, check_name, fmt_shape
 from ..core.errors import ArgumentError, ShapeError
-from ..core.expr import Expr, describe
+from ..core.expr import OPS, Expr, describe
 from ..core.spec import ShapeAlgebra, defop, node, rebuild
 
 __all__ = ["as_expr", "const", "symbol", "ones", "zeros", "eye", "ones_like", "zeros_like", "is_number",
@@ -64,7 +64,8 @@ def symbol(name: str, rows: object = 1, cols: object = 1, symmetric: bool = Fals
     shape = (as_dim(rows), as_dim(cols))
     if symmetric and shape[0] != shape[1]:
         raise ShapeError(f"symmetric matrix {name!r} must be square, got {fmt_shape(shape)}")
-    return Expr("symbol", (), (check_name(name), bool(symmetric), shape), shape)
+    symmetric = bool(symmetric) and shape != (ONE, ONE)  # a 1×1 value is symmetric anyway: one symbol, not two
+    return Expr("symbol", (), (check_name(name), symmetric, shape), shape)
 
 
 def const(value: int | float | Fraction) -> Expr:
@@ -134,7 +135,7 @@ def broadcast(xs: Sequence[Expr], op: str) -> tuple[list[Expr], Shape]:
 
     Scalars (1×1) stay as they are: add and mul take them directly.
     """
-    from .linalg import matmul
+    matmul = OPS["matmul"].make  # by the registry: the product's block comes after this one
     shape: list[sympy.Expr] = [ONE, ONE]
     culprit: list[Expr | None] = [None, None]
     for e in xs:
@@ -153,9 +154,9 @@ def broadcast(xs: Sequence[Expr], op: str) -> tuple[list[Expr], Shape]:
     for e in xs:
         if not e.is_scalar and e.shape != tuple(shape):
             if e.shape[0] == ONE and shape[0] != ONE:
-                e = matmul(ones(shape[0], 1), e)
+                e = matmul((ones(shape[0], 1), e))
             if e.shape[1] == ONE and shape[1] != ONE:
-                e = matmul(e, ones(1, shape[1]))
+                e = matmul((e, ones(1, shape[1])))
         out.append(e)
     return out, (shape[0], shape[1])
 

@@ -12,7 +12,7 @@ import sympy
 
 from ..core.domains import NONZERO_ENTRIES, POSITIVE, Domain
 from ..core.errors import ArgumentError, ShapeError
-from ..core.expr import Expr, describe
+from ..core.expr import OPS, Expr, describe
 from ..core.functions import BY_BODY, NAMED, Fn, domain_of, make_fn, number, x
 from ..core.spec import defop, node
 from .base import as_expr, broadcast, const, elementwise_shape, flat, is_number, same
@@ -22,8 +22,7 @@ __all__ = ["add", "mul", "neg", "divide", "power", "apply", "elementwise", "to_e
 
 def reduce_to(arg: Expr, out: Expr, ct: Expr) -> Expr:
     """The cotangent of a broadcast scalar argument: the sum of the cotangent."""
-    from .reductions import sum_
-    return sum_(ct) if arg.is_scalar and not out.is_scalar else ct
+    return OPS["sum"].make([ct]) if arg.is_scalar and not out.is_scalar else ct  # sum's block is in reductions
 
 
 # ---- add -----------------------------------------------------------------------------------------------------
