@@ -18,8 +18,9 @@ import sympy
 from ..core.errors import ArgumentError
 from ..core.expr import Expr, check_name
 from ..core.functions import Fn, make_fn
+from ..core.spec import FUNCTIONS
 from .infer import _Checker
-from .syntax import CONSTANTS, FUNCTIONS, GREEK, TYPES, TypeSpec, _Decl, _Parser, _Source, default_kind
+from .syntax import CONSTANTS, GREEK, TYPES, TypeSpec, _Decl, _Parser, _Source, default_kind
 
 __all__ = ["parse", "default_kind", "FUNCTIONS", "TYPES", "GREEK"]
 

@@ -13,16 +13,9 @@ import sympy
 
 from ..core.errors import ArgumentError, MatderivError, ParseError, ShapeError
 from ..core.expr import ONE, Expr, as_dim, check_name, dim_symbol
-from ..core.functions import NAMED
 
 
 # ---- vocabulary ------------------------------------------------------------------------------------------------
-#: Functions of the language and their number of arguments (elementwise ones are those of functions.NAMED).
-FUNCTIONS: dict[str, int] = {
-    "tr": 1, "det": 1, "logdet": 1, "inv": 1, "solve": 2, "sum": 1, "norm1": 1, "norm2": 1, "diag": 1,
-    "kron": 2, "logsumexp": 1, "softmax": 1, "blockdot": 2, "blocksum": 2,
-    **{name: 1 for name in NAMED},
-}
 CONSTANTS = ("vector", "matrix", "eye")
 TYPES = ("scalar", "vector", "matrix", "symmetric")
 #: Greek letter names: a name that is one of these, optionally followed by digits or ``_...``, is a scalar.
