@@ -296,11 +296,14 @@ def _guards(exprs: Sequence[Expr]) -> list[_Guard]:
 
 
 def _flags(guards: list[_Guard]) -> dict[Expr, set[str]]:
-    """Which symbols sit under which sampling hints (positive, shift, small, spd)."""
+    """Which symbols sit under which sampling hints (shift, small, spd; positive only for a symbol that is itself
+    the argument: log X makes X positive, while log(1 + X²) and √(1 + X²) leave X of both signs)."""
     out: dict[Expr, set[str]] = {}
     for g in guards:
-        for s in g.node.args[0].free_symbols:
-            out.setdefault(s, set()).update(g.domain.hints)
+        arg = g.node.args[0]
+        direct = arg.args[0] if arg.op == "transpose" else arg
+        for s in arg.free_symbols:
+            out.setdefault(s, set()).update(h for h in g.domain.hints if h != "positive" or s is direct)
     return out
 
 

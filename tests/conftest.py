@@ -75,11 +75,6 @@ def assert_vjp(f: Callable[..., Array], xs: Sequence[Array], cotangents: dict[in
             assert abs(fd - an) <= RTOL * scale, f"argument {i}: derived {an!r}, finite differences {fd!r}"
 
 
-def well_conditioned(rng: np.random.Generator, n: int) -> Array:
-    """A generic (non-symmetric) n×n matrix with positive determinant and singular values near 2."""
-    return 2 * np.eye(n) + 0.3 * rng.standard_normal((n, n))
-
-
 def assert_canonical(e: Expr) -> None:
     """No unevaluated derivative, no identity factor, no double transpose, no zero term, no unit coefficient."""
     for n in iter_nodes([e]):
@@ -104,88 +99,5 @@ def assert_canonical(e: Expr) -> None:
             assert n.params[0] not in (0, 1), f"trivial power {n} in {e}"
 
 
-# ---- an independent numpy interpreter of the IR ---------------------------------------------------------------------
-FUNCS: dict[str, Callable[[Array], Array]] = {
-    "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh, "sqrt": np.sqrt,
-    "abs": np.abs, "sign": np.sign, "relu": lambda x: np.maximum(x, 0.0), "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
-    "softplus": lambda x: np.log1p(np.exp(x)), "step": lambda x: (x > 0).astype(float),
-}
-
-
-def _blocks(g: Array, p: int, q: int) -> list[list[Array]]:
-    return [[g[i:i + p, j:j + q] for j in range(0, g.shape[1], q)] for i in range(0, g.shape[0], p)]
-
-
-def reference(e: Expr, env: dict[str, Array], dims: dict[str, int]) -> Array:
-    """``e`` evaluated op by op on 2-D arrays (vectors n×1, scalars 1×1) with symbols' values by name and
-    dimension sizes by name — the plainest numpy, written from the ops' definitions, not from matderiv's printers."""
-    subs = {sympy.Symbol(k, integer=True, positive=True): v for k, v in dims.items()}
-
-    def size(d: sympy.Expr) -> int:
-        return int(sympy.sympify(d).subs(subs))
-
-    memo: dict[Expr, Array] = {}
-    for x in iter_nodes([e]):
-        a = [memo[y] for y in x.args]
-        shape = tuple(size(d) for d in x.shape)
-        op = x.op
-        if op == "symbol":
-            v = np.asarray(env[x.name], dtype=float).reshape(shape)
-        elif op == "const":
-            v = np.array([[float(x.params[0])]])
-        elif op in ("ones", "zeros"):
-            v = np.full(shape, 1.0 if op == "ones" else 0.0)
-        elif op == "eye":
-            v = np.eye(shape[0])
-        elif op == "add":
-            v = sum(a[1:], a[0])
-        elif op == "mul":
-            v = a[0]
-            for f in a[1:]:
-                v = v * f
-        elif op == "matmul":
-            v = a[0]
-            for f in a[1:]:
-                v = v @ f
-        elif op == "transpose":
-            v = a[0].T
-        elif op == "power":
-            v = a[0] ** float(x.params[0])
-        elif op == "apply":
-            fn = x.params[0]
-            f = FUNCS.get(fn.name) or sympy.lambdify(sympy.Symbol("x", real=True), fn.body, "numpy")
-            v = np.broadcast_to(f(a[0]), a[0].shape)
-        elif op == "trace":
-            v = np.array([[np.trace(a[0])]])
-        elif op == "det":
-            v = np.array([[np.linalg.det(a[0])]])
-        elif op == "logdet":
-            v = np.array([[np.log(np.linalg.det(a[0]))]])
-        elif op == "inv":
-            v = np.linalg.inv(a[0])
-        elif op == "solve":
-            v = np.linalg.solve(a[0], a[1])
-        elif op == "sum":
-            v = np.array([[a[0].sum()]])
-        elif op == "norm2":
-            v = np.array([[np.sqrt((a[0] ** 2).sum())]])
-        elif op == "diag":
-            v = np.diag(a[0][:, 0])
-        elif op == "diagpart":
-            v = np.diag(a[0])[:, None]
-        elif op == "kron":
-            v = np.kron(a[0], a[1])
-        elif op == "blockdot":
-            v = np.array([[np.sum(b * a[1]) for b in row] for row in _blocks(a[0], *a[1].shape)])
-        elif op == "blocksum":
-            bs = _blocks(a[0], a[0].shape[0] // a[1].shape[0], a[0].shape[1] // a[1].shape[1])
-            v = sum(a[1][i, j] * bs[i][j] for i in range(a[1].shape[0]) for j in range(a[1].shape[1]))
-        elif op == "logsumexp":
-            v = np.array([[np.log(np.exp(a[0]).sum())]])
-        elif op == "softmax":
-            v = np.exp(a[0]) / np.exp(a[0]).sum()
-        else:  # pragma: no cover
-            raise AssertionError(f"the test interpreter does not know {op!r}")
-        memo[x] = np.asarray(v, dtype=float)
-        assert memo[x].shape == shape, (x, memo[x].shape, shape)
-    return memo[e]
+# ---- an independent numpy interpreter of the IR: the per-op table's ----------------------------------------------
+from optable import FUNCS, reference, well_conditioned  # noqa: E402,F401  (re-exported for the tests)

@@ -53,6 +53,11 @@ def corpus() -> list[str]:
               X.T.T, md.inv(X) ** 2, X.T ** 2, md.inv(X.T).T, s * (-1), md.const(2) * md.const(3), X @ (-(X * A)),
               md.const(1e-300) * X, md.const(1) / 3 * x]:
         out.append(md.latex(e))
+    from optable import ALL  # every op of the registry, as the sweep has it: the sample and its VJPs
+    for _, smp in ALL:
+        F, syms = smp.make()
+        out.append(md.latex(F))
+        out += [md.latex(g) for g in md.vjp(F, syms, md.matrix("Z", *F.shape))]
     g = md.grad(md.sum(md.sigmoid(md.matrix("W2", "k", "h") @ md.relu(W1 @ x + b1))), W1)
     out += [md.latex(g, where=True), g._repr_latex_().strip("$")]
     return out

@@ -16,14 +16,14 @@ from typing import Callable, Iterable
 
 import sympy
 from sympy.core.function import AppliedUndef, FunctionClass
-from sympy.matrices.expressions import (Determinant, DiagMatrix, DiagonalMatrix, DiagonalOf, HadamardPower,
-                                        HadamardProduct, Identity, Inverse, KroneckerProduct, MatAdd, MatMul,
-                                        MatPow, MatrixExpr, MatrixSymbol, OneMatrix, Trace, Transpose, ZeroMatrix)
+from sympy.matrices.expressions import (Determinant, DiagMatrix, DiagonalMatrix, HadamardPower, HadamardProduct,
+                                        Identity, KroneckerProduct, MatAdd, MatMul, MatPow, MatrixExpr, MatrixSymbol,
+                                        OneMatrix, Transpose, ZeroMatrix)
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .. import ops
 from ..core.errors import ArgumentError, MatderivError
-from ..core.expr import ONE, Expr, as_dim, check_name
+from ..core.expr import ONE, OPS, Expr, as_dim, check_name
 from ..core.functions import NAMED, Fn, make_fn, x as fx
 
 __all__ = ["from_sympy", "to_sympy"]
@@ -227,8 +227,12 @@ class _FromSympy:
         return make_fn(name, body)
 
 
-def _unary(op: Callable[[Expr], Expr]) -> Callable[[_FromSympy, sympy.Basic], Expr]:
-    return lambda self, e: op(self.go(e.args[0]))
+def _of_op(name: str) -> Callable[[_FromSympy, sympy.Basic], Expr]:
+    """A SymPy node whose class an op's spec names (``from_sympy``): that op of the converted arguments."""
+    def convert(self: _FromSympy, e: sympy.Basic) -> Expr:
+        arity = OPS[name].arity or len(e.args)  # SymPy's Inverse(X) is MatPow(X, -1): its args are (X, -1)
+        return OPS[name].make([self.go(a) for a in e.args[:arity]])
+    return convert
 
 
 _FROM: dict[type, Callable[[_FromSympy, sympy.Basic], Expr]] = {
@@ -238,12 +242,13 @@ _FROM: dict[type, Callable[[_FromSympy, sympy.Basic], Expr]] = {
     MatAdd: _FromSympy.add, sympy.Add: _FromSympy.add,
     sympy.Pow: _FromSympy.pow, HadamardPower: _FromSympy.hadamard_power, MatPow: _FromSympy.matpow,
     HadamardProduct: lambda self, e: ops.mul(*[self.go(a) for a in e.args]),
-    Transpose: _unary(ops.transpose), Inverse: _unary(ops.inv), Trace: _unary(ops.trace),
-    Determinant: _unary(ops.det), DiagonalOf: _unary(ops.diagpart),
-    DiagonalMatrix: _unary(lambda a: ops.diag_matrix(ops.diagpart(a))),
+    DiagonalMatrix: lambda self, e: ops.diag_matrix(ops.diagpart(self.go(e.args[0]))),
     DiagMatrix: _FromSympy.diag_matrix, KroneckerProduct: _FromSympy.kron,
     ElementwiseApplyFunction: _FromSympy.applyfunc, sympy.Function: _FromSympy.function,
 }
+for _name, _op in OPS.items():
+    for _cls in _op.from_sympy:
+        _FROM[_cls] = _of_op(_name)
 
 
 # ---- matderiv → SymPy ------------------------------------------------------------------------------------------
@@ -271,10 +276,12 @@ class _ToSympy:
     def go(self, e: Expr) -> sympy.Basic:
         out = self.memo.get(e)
         if out is None:
-            handler = getattr(self, "_" + e.op, None)
-            if handler is None:
+            own = getattr(self, "_" + e.op, None)  # the leaves
+            rule = OPS[e.op].sympy
+            if own is None and rule is None:
                 raise ArgumentError(f"to_sympy: the op '{e.op}' ({e}) has no SymPy equivalent")
-            out = self.memo[e] = handler(e, *[self.go(a) for a in e.args])
+            args = [self.go(a) for a in e.args]
+            out = self.memo[e] = own(e) if own is not None else rule(self, e, *args)
         return out
 
     def full(self, s: sympy.Basic, shape: tuple[sympy.Expr, sympy.Expr]) -> sympy.Basic:
@@ -304,115 +311,11 @@ class _ToSympy:
     def _eye(self, e: Expr) -> sympy.Basic:
         return Identity(self.shape(e)[0])
 
-    # -- elementwise
-    def _add(self, e: Expr, *terms: sympy.Basic) -> sympy.Basic:
-        if not any(_is_matrix(t) for t in terms):
-            return sympy.Add(*terms)
-        shape = self.shape(e)
-        return MatAdd(*[t if _is_matrix(t) and t.shape == shape else self.full(t, shape) for t in terms])
+    # -- every other op: its spec's SymPy counterpart
+    @staticmethod
+    def is_matrix(s: sympy.Basic) -> bool:
+        return _is_matrix(s)
 
-    def _mul(self, e: Expr, *factors: sympy.Basic) -> sympy.Basic:
-        """Full-shape factors ⊙ (1×1 matrices among 1×1 ones, too); scalars scale. A 1×1 matrix s scaling a
-        product A B joins the chain where a dimension is 1 (A s B for a column A), else it scales as tr(s)."""
-        scalars, units, mats = [], [], []
-        for a, f in zip(e.args, factors):
-            if not _is_matrix(f):
-                scalars.append(f)
-            elif not a.is_scalar or e.is_scalar:
-                mats.append(f)
-            else:
-                units.append(f)
-        if not mats:
-            return sympy.Mul(*scalars)
-        m = mats[0] if len(mats) == 1 else HadamardProduct(*mats)
-        chain = [m]
-        if isinstance(m, MatMul):
-            scalars.extend(f for f in m.args if not _is_matrix(f))
-            chain = [f for f in m.args if _is_matrix(f)]
-        cut = next((i for i in range(len(chain) + 1)
-                    if (chain[i - 1].shape[1] if i else chain[0].shape[0]) == 1), None)
-        if cut is None:
-            scalars.extend(Trace(u) for u in units)
-        else:
-            chain[cut:cut] = units
-        coeff = sympy.Mul(*scalars)
-        if coeff != 1:
-            chain.insert(0, coeff)
-        return chain[0] if len(chain) == 1 else MatMul(*chain)
-
-    def _power(self, e: Expr, a: sympy.Basic) -> sympy.Basic:
-        """A^{∘p}; of a 1×1 matrix, SymPy's matrix power (the same there)."""
-        p = _sympy_number(e.params[0])
-        if not _is_matrix(a):
-            return sympy.Pow(a, p)
-        return MatPow(a, p) if e.is_scalar else HadamardPower(a, p)
-
-    def _apply(self, e: Expr, a: sympy.Basic) -> sympy.Basic:
-        fn: Fn = e.params[0]
-        if _is_matrix(a):
-            d = sympy.Dummy("d")
-            return ElementwiseApplyFunction(sympy.Lambda(d, fn.body.xreplace({fx: d})), a)
-        return fn.body.xreplace({fx: a})
-
-    # -- matrix algebra
-    def _matmul(self, e: Expr, *factors: sympy.Basic) -> sympy.Basic:
-        if not any(_is_matrix(f) for f in factors):
-            return sympy.Mul(*factors)
-        return MatMul(*factors)
-
-    def _transpose(self, e: Expr, a: sympy.Basic) -> sympy.Basic:
-        return Transpose(a) if _is_matrix(a) else a
-
-    def _inv(self, e: Expr, a: sympy.Basic) -> sympy.Basic:
-        return Inverse(a) if _is_matrix(a) else sympy.Pow(a, -1)
-
-    def _solve(self, e: Expr, a: sympy.Basic, b: sympy.Basic) -> sympy.Basic:
-        """solve(A, B) = A⁻¹B."""
-        return self._matmul(e, self._inv(e.args[0], a), b)
-
-    def _trace(self, e: Expr, a: sympy.Basic) -> sympy.Basic:
-        return Trace(a) if _is_matrix(a) else a
-
-    def _det(self, e: Expr, a: sympy.Basic) -> sympy.Basic:
-        return Determinant(a) if _is_matrix(a) else a
-
-    def _logdet(self, e: Expr, a: sympy.Basic) -> sympy.Basic:
-        return sympy.log(self._det(e, a))
-
-    def _sum(self, e: Expr, a: sympy.Basic) -> sympy.Basic:
-        """sum(A) = 𝟏ᵀA𝟏."""
-        if not _is_matrix(a) or e.args[0].is_scalar:
-            return a
-        n, m = self.shape(e.args[0])
-        return MatMul(*([OneMatrix(1, n)] if n != 1 else []), a, *([OneMatrix(m, 1)] if m != 1 else []))
-
-    def _norm2(self, e: Expr, a: sympy.Basic) -> sympy.Basic:
-        """‖A‖ = √tr(AᵀA) (the 2-norm of a vector, the Frobenius norm of a matrix)."""
-        return sympy.sqrt(Trace(MatMul(Transpose(a), a)) if _is_matrix(a) else a ** 2)
-
-    def _logsumexp(self, e: Expr, a: sympy.Basic) -> sympy.Basic:
-        """logsumexp(A) = log(𝟏ᵀ exp∘(A) 𝟏)."""
-        if not _is_matrix(a):
-            return a
-        d = sympy.Dummy("d")
-        total = self._sum(e, ElementwiseApplyFunction(sympy.Lambda(d, sympy.exp(d)), a))
-        return ElementwiseApplyFunction(sympy.Lambda(d, sympy.log(d)), total)
-
-    def _softmax(self, e: Expr, a: sympy.Basic) -> sympy.Basic:
-        """softmax(a) = exp∘(a) (𝟏ᵀ exp∘(a))^{∘−1}."""
-        if not _is_matrix(a):
-            return sympy.Integer(1)
-        d = sympy.Dummy("d")
-        ex = ElementwiseApplyFunction(sympy.Lambda(d, sympy.exp(d)), a)
-        return MatMul(ex, HadamardPower(self._sum(e, ex), -1))
-
-    def _diag(self, e: Expr, a: sympy.Basic) -> sympy.Basic:
-        return DiagMatrix(a) if _is_matrix(a) else a
-
-    def _diagpart(self, e: Expr, a: sympy.Basic) -> sympy.Basic:
-        return DiagonalOf(a) if _is_matrix(a) else a
-
-    def _kron(self, e: Expr, a: sympy.Basic, b: sympy.Basic) -> sympy.Basic:
-        if _is_matrix(a) and _is_matrix(b):
-            return KroneckerProduct(a, b)
-        return self._matmul(e, a, b)
+    @staticmethod
+    def number(v: int | Fraction) -> sympy.Expr:
+        return _sympy_number(v)
