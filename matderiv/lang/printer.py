@@ -8,7 +8,6 @@ symbols whose type or dimensions the defaults would get wrong. Precedence, loose
 """
 from __future__ import annotations
 
-
 from ..core.errors import ArgumentError, MatderivError
 from ..core.expr import ONE, OPS, Expr, as_dim
 from ..core.functions import NAMED, Fn
