@@ -222,9 +222,14 @@ class _Checker:
             return self.final(t.a, names) * self.final(t.b, names)
         return t
 
-    def show(self, n: _Node) -> str:
+    def final_shape(self, n: _Node) -> tuple[sympy.Expr, sympy.Expr]:
+        """The inferred shape of ``n`` in the dimensions' final (or, before inference ends, provisional) names."""
         names = self.names()
         r, c = (self.final(t, names) for t in self.shape[n])
+        return r, c
+
+    def show(self, n: _Node) -> str:
+        r, c = self.final_shape(n)
         return f"'{self.src.text[n.start:n.end]}' ({dim_text(r)}×{dim_text(c)})"
 
     def fail(self, message: str, n: _Node) -> MatderivError:
