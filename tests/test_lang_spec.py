@@ -156,8 +156,9 @@ def declare(name: str, shape: tuple[sympy.Expr, sympy.Expr]) -> str:
 
 
 def agree(f: LangFunction, shapes: tuple[tuple[sympy.Expr, sympy.Expr], ...], params: tuple[int, ...]) -> str:
-    """Builds f of symbols of these shapes and parses the same call: equal results, or the same error class (the
-    parser's located). Returns what happened, for the test's coverage check."""
+    """Builds f of symbols of these shapes and infers the same call: the inferred shape is the built one (and the
+    parsed expression the built one), or inference raises a located error of the class construction raised.
+    Returns what happened, for the test's coverage check."""
     names = ["A", "B", "C", "D"][:len(shapes)]
     syms = [md.matrix(nm, *s) for nm, s in zip(names, shapes)]
     text = (f"{f.name}({', '.join(names + [str(p) for p in params])}) where "
@@ -173,7 +174,7 @@ def agree(f: LangFunction, shapes: tuple[tuple[sympy.Expr, sympy.Expr], ...], pa
         assert parsed == built, f"{text}: parsed {parsed} ({parsed.shape}), built {built} ({built.shape})"
         return "built"
     with pytest.raises(md.MatderivError) as info:
-        md.parse(text)
+        parse_module._inferred(text, {})  # inference itself refuses, before any construction
     assert type(info.value) is type(error), f"{text}: {info.value!r} where construction raised {error!r}"
     assert info.value.column == 1, text  # type: ignore[attr-defined]  (at the call)
     assert caret_column(str(info.value)) == 1
