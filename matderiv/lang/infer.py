@@ -1,5 +1,8 @@
 """Type and dimension inference for the text language: union-find over dimension variables (the literal 1 stands
-for a vector's columns and a scalar's size), then building the expression with :mod:`matderiv.ops`."""
+for a vector's columns and a scalar's size), then building the expression with :mod:`matderiv.ops`.
+
+A function's shape is its op's own rule (:data:`matderiv.core.spec.FUNCTIONS`), run over the union-find through
+:class:`_Algebra`; the language adds only its operators' semantics (a 1×1 operand scales)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
