@@ -696,6 +696,18 @@ def test_erf_lambdifies_with_scipy_or_vectorised_math(scipy: bool, monkeypatch: 
     assert "scipy" not in md.numpy_code(md.exp(x), [x]) and "math" not in md.numpy_code(md.exp(x), [x])
 
 
+def test_parts_of_a_derivative_are_named_after_what_they_compute() -> None:
+    """d/dx gelu = ½ + ½ erf(x/√2) + x e^{−x²/2}/√(2π): the erf part is named after erf, the other a part of gelu′
+    (not gelu′ itself)."""
+    x = md.vector("x", n)
+    g = md.grad(md.sum(gelu(x)), x)
+    names = sorted(e.params[0].name for e in iter_nodes([g]) if e.op == "apply")
+    assert names == ["erf_scaled", "gelu_prime_part"], names
+    whole = md.elementwise("wiggle", lambda t: sympy.pi * sympy.sin(t))
+    names = [e.params[0].name for e in iter_nodes([md.grad(md.sum(whole(x)), x)]) if e.op == "apply"]
+    assert names == ["wiggle_prime"]  # the derivative is one unknown part: it is wiggle′
+
+
 def test_logdet_is_log_of_a_positive_determinant() -> None:
     """log det X for det X > 0 (np.linalg.slogdet's log |det|, documented)."""
     fn = md.lambdify([A], md.logdet(A))
