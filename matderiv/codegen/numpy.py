@@ -168,6 +168,8 @@ class NumPyPrinter:
     #: The array module and the alias the generated code imports it as; ``{xp}`` in emitters is the alias.
     module = "numpy"
     alias = "np"
+    #: Where the generated code takes special functions (erf, gamma, …) from when scipy is installed.
+    special = "scipy.special"
     #: Nodes whose code is a read-only view: returned as a copy.
     VIEWS = frozenset({"full", "diagpart"})
     ADD, MUL, NEG, POW, ATOM = ADD, MUL, NEG, POW, ATOM
@@ -419,6 +421,9 @@ class NumPyPrinter:
     def _print_apply(self, n: Node) -> Code:
         (a,) = n.args
         template, uses, atomic, bare, imports = fn_template(n.params[0])
+        if self.special != "scipy.special":
+            template = template.replace("scipy.special.", self.special + ".")
+            imports = tuple(i.replace("scipy.special", self.special) for i in imports)
         self.imports.update(imports)
         arg = self.ew(a, n)
         if uses > 1 and not _SIMPLE.match(arg[0]):
