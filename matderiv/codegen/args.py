@@ -13,7 +13,7 @@ import sympy
 from sympy.printing.pycode import pycode
 
 from ..core.errors import ArgumentError
-from ..core.expr import Expr, fmt_shape
+from ..core.expr import Expr
 from .common import DimUse, Names, dim_bindings, dim_uses, parameter_names
 
 #: How an error message names the size an axis gives.
@@ -36,7 +36,7 @@ class Arguments:
         self.fixed = dict(fixed or {})
         binding, checks = dim_bindings(self.params)
         self.binding = {d: u for d, u in binding.items() if d not in self.fixed}
-        self.checks = [u for u in checks] + [u for d, u in binding.items() if d in self.fixed]
+        self.checks = checks + [u for d, u in binding.items() if d in self.fixed]  # a fixed size is checked
         self.dim_names: dict[sympy.Symbol, str] = {}
         for d in sorted(self.fixed, key=lambda s: s.name):
             self.dim_names[d] = names.claim(d.name)
@@ -78,9 +78,11 @@ class Arguments:
         return ", ".join(parts)
 
     def uses(self, p: Expr) -> list[DimUse]:
+        """The sizes the shape of ``p`` fixes, on the axes of its natural array."""
         return dim_uses(p)
 
     def is_binding(self, use: DimUse) -> bool:
+        """Whether ``use`` is where its dimension's size is read."""
         return isinstance(use.dim, sympy.Symbol) and self.binding.get(use.dim) == use
 
     def source_of(self, d: sympy.Symbol) -> str:
@@ -102,10 +104,6 @@ def call_with_dims(fn_name: str, keywords: Mapping[str, str], dims: Mapping[str,
         raise ArgumentError(f"{fn_name}: missing the size of dimension {missing[0]}, which no argument's shape "
                             f"gives: pass it as a keyword, {missing[0]}=...")
     return {keywords[d]: v for d, v in dims.items()}
-
-
-def shape_text(p: Expr) -> str:
-    return fmt_shape(p.shape)
 
 
 __all__ = ["Arguments", "PHRASE", "call_with_dims"]

@@ -21,7 +21,7 @@ from sympy.printing.numpy import NumPyPrinter as _SymPyNumPyPrinter
 from sympy.printing.numpy import SciPyPrinter as _SymPySciPyPrinter
 
 from ..core.errors import ArgumentError, ShapeError
-from ..core.expr import ONE, OPS, Expr
+from ..core.expr import OPS, Expr
 from ..core.functions import NAMED, Fn
 from ..core.functions import x as _X
 from ..printing.base import ADD, ATOM, MUL, NEG, POW
