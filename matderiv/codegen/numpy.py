@@ -85,12 +85,12 @@ class _FnMixin:
 
 
 class _FnPrinter(_FnMixin, _SymPyNumPyPrinter):
-    """SymPy's NumPy printer (math-only functions vectorised): the generated code needs numpy alone."""
+    """SymPy's NumPy printer (math-only functions vectorised unless ``vectorize`` is off): the generated code
+    needs numpy alone."""
 
-    vectorize_math = True
-
-    def __init__(self) -> None:
+    def __init__(self, vectorize: bool = True) -> None:
         super().__init__({"fully_qualified_modules": True})
+        self.vectorize_math = vectorize
 
 
 class _FnSciPyPrinter(_FnMixin, _SymPySciPyPrinter):
@@ -102,7 +102,7 @@ class _FnSciPyPrinter(_FnMixin, _SymPySciPyPrinter):
 
 # step(x) = 1 for x > 0 else 0: a comparison is 6× faster than np.heaviside(x, 0.0) and gives the same numbers.
 _STEP = (f"{_XP}greater({_SLOT}, 0.0).astype({_XP}float64)", 1, True, True, ())
-_TEMPLATES: dict[tuple[Fn, bool], tuple[str, int, bool, bool, tuple[str, ...]]] = {}
+_TEMPLATES: dict[tuple[Fn, str], tuple[str, int, bool, bool, tuple[str, ...]]] = {}
 
 
 def _atomic(code: str) -> bool:
@@ -128,27 +128,47 @@ def fn_template(fn: Fn) -> tuple[str, int, bool, bool, tuple[str, ...]]:
     erf, gamma, … when scipy is installed, else ``math``, whose functions are then vectorised)."""
     if fn == NAMED["step"]:
         return _STEP
-    scipy = _scipy_special()
-    t = _TEMPLATES.get((fn, scipy))
+    t = _TEMPLATES.get((fn, "numpy"))
+    if t is not None:
+        return t
+    try:  # numpy alone, if it has every function of the body
+        code, modules = _print_fn(fn, _FnPrinter(vectorize=False))
+        if modules <= {"numpy"}:
+            t = _TEMPLATES[(fn, "numpy")] = _template(fn, code, modules)
+            return t
+    except Exception:  # SymPy raises PrintMethodNotImplementedError (and others) for unknown functions
+        pass
+    way = "scipy" if _scipy_special() else "math"  # asked only now: importing scipy takes a while
+    t = _TEMPLATES.get((fn, way))
     if t is None:
-        p: _FnMixin = _FnSciPyPrinter() if scipy else _FnPrinter()
         try:
-            code = p.doprint(fn.body)  # type: ignore[attr-defined]
-        except Exception as exc:  # SymPy raises PrintMethodNotImplementedError (and others) for unknown functions
+            code, modules = _print_fn(fn, _FnSciPyPrinter() if way == "scipy" else _FnPrinter())
+        except Exception as exc:
             raise ArgumentError(f"elementwise function {fn.name!r} (x ↦ {fn.body}) cannot be written with numpy"
-                                f"{'' if scipy else ' (scipy is not installed)'}: "
+                                f"{'' if way == 'scipy' else ' (scipy is not installed)'}: "
                                 f"{str(exc).splitlines()[0]}") from None
-        modules = set(p.module_imports) - {"numpy"}  # type: ignore[attr-defined]
-        unknown = sorted(modules - {"scipy.special", "scipy.constants", "math"})
-        if unknown:
-            raise ArgumentError(f"elementwise function {fn.name!r} (x ↦ {fn.body}) needs {', '.join(unknown)}, "
-                                "which the numpy code cannot use elementwise")
-        if _SLOT not in code:  # a constant body (an irrational number): one value per entry of x
-            code = f"{_XP}full({_XP}shape({_SLOT}), {code})"
-        bare = len(re.findall(rf"(?:\(|, ){_SLOT}(?=[,)])", code)) == code.count(_SLOT)
-        imports = tuple(f"import {m}" for m in sorted(modules))
-        t = _TEMPLATES[(fn, scipy)] = (code, code.count(_SLOT), _atomic(code), bare, imports)
+        t = _TEMPLATES[(fn, way)] = _template(fn, code, modules)
     return t
+
+
+def _print_fn(fn: Fn, p: _FnMixin) -> tuple[str, set[str]]:
+    """fn's body printed by ``p``, and the modules the code uses."""
+    code: str = p.doprint(fn.body)  # type: ignore[attr-defined]
+    return code, set(p.module_imports)  # type: ignore[attr-defined]
+
+
+def _template(fn: Fn, code: str, modules: set[str]) -> tuple[str, int, bool, bool, tuple[str, ...]]:
+    """The template of printed code: a constant body filled to x's shape, and what :func:`fn_template` says."""
+    modules = modules - {"numpy"}
+    unknown = sorted(modules - {"scipy.special", "scipy.constants", "math"})
+    if unknown:
+        raise ArgumentError(f"elementwise function {fn.name!r} (x ↦ {fn.body}) needs {', '.join(unknown)}, "
+                            "which the numpy code cannot use elementwise")
+    if _SLOT not in code:  # a constant body (an irrational number): one value per entry of x
+        code = f"{_XP}full({_XP}shape({_SLOT}), {code})"
+    bare = len(re.findall(rf"(?:\(|, ){_SLOT}(?=[,)])", code)) == code.count(_SLOT)
+    imports = tuple(f"import {m}" for m in sorted(modules))
+    return code, code.count(_SLOT), _atomic(code), bare, imports
 
 
 # ---- printing --------------------------------------------------------------------------------------------------------
