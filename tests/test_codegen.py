@@ -608,7 +608,7 @@ def test_undetermined_dimension_is_a_keyword() -> None:
     # the keyword keeps the dimension's name when a symbol has it (the symbol is renamed)
     nsym = md.scalar("n")
     fn3 = md.lambdify([nsym], nsym * md.ones("n"))
-    assert fn3(1.5, n=2).tolist() == [1.5, 1.5]
+    assert fn3(1.5, n=2).tolist() == [1.5, 1.5] and "def f(n_1, *, n):" in fn3.source
 
 
 def test_wrong_input_shapes() -> None:

@@ -13,7 +13,7 @@ import sympy
 from sympy.printing.pycode import pycode
 
 from ..core.errors import ArgumentError
-from ..core.expr import Expr
+from ..core.expr import Expr, iter_nodes
 from .common import DimUse, Names, dim_bindings, dim_uses, parameter_names
 
 #: How an error message names the size an axis gives.
@@ -29,12 +29,18 @@ class Arguments:
     needs them (:meth:`ident`), in that order.
     """
 
-    def __init__(self, params: Sequence[Expr], names: Names, fixed: Mapping[sympy.Symbol, int] | None = None) -> None:
+    def __init__(self, params: Sequence[Expr], names: Names, fixed: Mapping[sympy.Symbol, int] | None = None,
+                 outputs: Sequence[Expr] = ()) -> None:
         self.params = list(params)
         self.names = names
-        self.pnames = parameter_names(self.params, names)
         self.fixed = dict(fixed or {})
         binding, checks = dim_bindings(self.params)
+        # the dimensions of ``outputs`` that may become keywords claim their own names before the parameters do,
+        # so that the keyword is the dimension's name (a parameter is positional: renaming it is invisible)
+        dims = {d for e in iter_nodes(outputs) for side in e.shape for d in side.free_symbols}
+        self._keyword_names = {d: names.claim(d.name) for d in sorted(dims, key=lambda d: d.name)
+                               if d not in binding and d not in self.fixed}
+        self.pnames = parameter_names(self.params, names)
         self.binding = {d: u for d, u in binding.items() if d not in self.fixed}
         self.checks = checks + [u for d, u in binding.items() if d in self.fixed]  # a fixed size is checked
         self.dim_names: dict[sympy.Symbol, str] = {}
@@ -49,7 +55,8 @@ class Arguments:
         """The identifier of the dimension ``d``: bound from an argument, fixed, or a keyword parameter."""
         name = self.dim_names.get(d)
         if name is None:
-            name = self.dim_names[d] = self.keywords[d] = self.names.claim(d.name)
+            name = self._keyword_names.get(d) or self.names.claim(d.name)
+            self.dim_names[d] = self.keywords[d] = name
         return name
 
     def dim_code(self, d: sympy.Expr) -> str:

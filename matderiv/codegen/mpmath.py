@@ -363,7 +363,7 @@ class MpmathFunction:
         self.outputs, self.params, self.name, self.many = list(outputs), list(params), name, many
         self.names = Names(RESERVED)
         self.names.taken.add(name)
-        self.args = Arguments(self.params, self.names, fixed)
+        self.args = Arguments(self.params, self.names, fixed, self.outputs)
         self.source = self._source()
         self.keywords = self.args.keyword_names()
 
