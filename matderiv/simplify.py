@@ -11,6 +11,7 @@ from fractions import Fraction
 from typing import Callable, Iterable
 
 from .core.expr import ONE, OPS, Expr, sort_key
+from .core.spec import RULES as SPEC_RULES
 from .ops import (add, apply, const, eye, inv, is_number, logdet, logsumexp, matmul, mul, neg, ones, power, rebuild,
                   trace, transpose, zeros, zeros_like)
 
@@ -596,7 +597,8 @@ IDENTITIES: dict[str, list[Rule]] = {
 
 
 def rules_of(name: str) -> list[Rule]:
-    """The rules of the op ``name``: the generic ones its spec's flags give, then its own identities."""
+    """The rules of the op ``name``: the generic ones its spec's flags give, then its identities (here, and those
+    op blocks registered with :func:`matderiv.core.spec.defrule`)."""
     op = OPS[name]
     out: list[Rule] = [linear_of_zero] if op.linear else []
     if op.transpose == "invariant":
@@ -605,7 +607,7 @@ def rules_of(name: str) -> list[Rule]:
         out.append(of_scalar)
     if op.scales:
         out.append(pull_coefficient)
-    return out + IDENTITIES.get(name, [])
+    return out + IDENTITIES.get(name, []) + SPEC_RULES.get(name, [])
 
 
 _STEPS: dict[str, Rule] = {}

@@ -9,7 +9,7 @@ the repetitive rules of linear and bilinear ops, as JAX's ``deflinear2``/``defbi
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
 
 import sympy
@@ -212,6 +212,19 @@ def defbilinear(name: str, shape: ShapeRule, left: Callable[[Expr, Expr], Expr],
     return defop(name, shape, vjp=vjp, jvp=bilinear_jvp, arity=2, **fields)
 
 
+# ---- identities an op's block adds to the simplifier -------------------------------------------------------------
+#: Rewrite rules by the op they apply to, registered by op blocks (:func:`defrule`); the simplifier adds them to
+#: its own identities. A rule is a function Expr → Expr that returns its input unchanged when it does not apply, and
+#: its docstring states the identity.
+RULES: dict[str, list[Callable[[Expr], Expr]]] = {}
+
+
+def defrule(op: str, rule: Callable[[Expr], Expr]) -> Callable[[Expr], Expr]:
+    """Register ``rule`` for nodes of ``op`` (say log |det X| = logabsdet X, from logabsdet's block, for ``apply``)."""
+    RULES.setdefault(op, []).append(rule)
+    return rule
+
+
 # ---- the text language's functions -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LangFunction:
@@ -237,4 +250,4 @@ def deffunction(name: str, arity: int, shape: ShapeRule, build: Callable[..., Ex
 
 
 __all__ = ["Op", "OPS", "defop", "update", "deflinear", "defbilinear", "node", "rebuild", "ShapeAlgebra",
-           "ShapeFailure", "CONCRETE", "TRANSPOSE", "LangFunction", "FUNCTIONS", "deffunction", "field"]
+           "ShapeFailure", "CONCRETE", "TRANSPOSE", "LangFunction", "FUNCTIONS", "deffunction", "RULES", "defrule"]
