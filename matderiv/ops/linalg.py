@@ -20,6 +20,8 @@ from .base import as_expr, eye, flat, is_number, scalar_of_square, square
 from .elementwise import apply, mul, neg, power
 
 __all__ = ["matmul", "transpose", "trace", "det", "logdet", "inv", "solve"]
+#: The names the package exports (``md.<name>``; a trailing ``_`` is dropped: ``sum_`` is ``md.sum``).
+PUBLIC = ("matmul", "transpose", "trace", "det", "logdet", "inv", "solve")
 
 
 # ---- matmul -----------------------------------------------------------------------------------------------------

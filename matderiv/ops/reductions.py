@@ -15,6 +15,8 @@ from .elementwise import add, apply, mul, neg, power
 from .linalg import matmul, transpose
 
 __all__ = ["sum_", "norm1", "norm2", "logsumexp", "softmax"]
+#: The names the package exports (``md.<name>``; a trailing ``_`` is dropped: ``sum_`` is ``md.sum``).
+PUBLIC = ("sum_", "norm1", "norm2", "logsumexp", "softmax")
 
 
 def _entries(v: Any) -> Any:
