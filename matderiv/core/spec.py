@@ -107,8 +107,8 @@ class Op:
     of_scalar: Callable[[Expr], Expr] | None = None  # what it is of a 1×1 argument: tr s = s, log det s = log s
     domain: Domain | Callable[[Expr], Domain | None] | None = None  # where its (first) argument must lie
     
-    text: str = ""                          # str() form over the printed arguments: "trace({0})"
-    latex: str = ""                         # LaTeX form: r"\operatorname{{tr}}\left({0}\right)"
+    text: str | Callable[..., str] = ""     # str() form over the printed arguments: "trace({0})", or
+    latex: str | Callable[..., str] = ""    # (node, *printed args) -> str; LaTeX: r"\operatorname{{tr}}\left({0}\right)"
     lang: str = ""                          # its name in the text language ("" when not in the language)
     params: tuple[str, ...] = ()            # names of its parameters, written as trailing integer arguments
     sympy: Callable[..., Any] | None = None  # (converter, node, *SymPy arguments) -> its SymPy expression
