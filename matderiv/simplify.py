@@ -468,15 +468,10 @@ def power_trivial(e: Expr) -> Expr:
 
 # ---- elementwise functions ---------------------------------------------------------------------------------------------------
 def apply_inverse_pair(e: Expr) -> Expr:
-    """log(exp(X)) = X and exp(log(X)) = X (X > 0 where log is defined); log(det X) = log det X;
-    log softmax(z) = z − logsumexp(z)."""
+    """log(exp(X)) = X and exp(log(X)) = X (X > 0 where log is defined)."""
     fn, a = e.params[0].name, e.args[0]
     if a.op == "apply" and {fn, a.params[0].name} == {"exp", "log"}:
         return a.args[0]
-    if fn == "log" and a.op == "det":
-        return logdet(a.args[0])
-    if fn == "log" and a.op == "softmax":
-        return add(a.args[0], neg(logsumexp(a.args[0])))
     return e
 
 
@@ -560,11 +555,6 @@ def sum_of_hadamard_eye(e: Expr) -> Expr:
     return e
 
 
-def sum_of_softmax(e: Expr) -> Expr:
-    """Σᵢ softmax(z)ᵢ = 1."""
-    return const(1) if e.args[0].op == "softmax" else e
-
-
 def diag_of_sum(e: Expr) -> Expr:
     """diag(A + B) = diag A + diag B (diag is linear)."""
     a = e.args[0]
@@ -591,7 +581,7 @@ IDENTITIES: dict[str, list[Rule]] = {
     "trace": [trace_of_kron],
     "diagpart": [diag_of_sum, diag_of_outer],
     "logdet": [logdet_of_inverse],
-    "sum": [sum_of_softmax, sum_of_hadamard_eye],
+    "sum": [sum_of_hadamard_eye],
     "inv": [inv_of_inv, inv_of_product],
 }
 

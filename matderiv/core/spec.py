@@ -225,6 +225,11 @@ def defrule(op: str, rule: Callable[[Expr], Expr]) -> Callable[[Expr], Expr]:
     return rule
 
 
+def rule_for(op: str) -> Callable[[Callable[[Expr], Expr]], Callable[[Expr], Expr]]:
+    """``@rule_for("apply")`` above a rule: :func:`defrule` as a decorator."""
+    return lambda rule: defrule(op, rule)
+
+
 # ---- the text language's functions -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LangFunction:
@@ -250,4 +255,4 @@ def deffunction(name: str, arity: int, shape: ShapeRule, build: Callable[..., Ex
 
 
 __all__ = ["Op", "OPS", "defop", "update", "deflinear", "defbilinear", "node", "rebuild", "ShapeAlgebra",
-           "ShapeFailure", "CONCRETE", "TRANSPOSE", "LangFunction", "FUNCTIONS", "deffunction", "RULES", "defrule"]
+           "ShapeFailure", "CONCRETE", "TRANSPOSE", "LangFunction", "FUNCTIONS", "deffunction", "RULES", "defrule", "rule_for"]
