@@ -296,11 +296,14 @@ def _guards(exprs: Sequence[Expr]) -> list[_Guard]:
 
 
 def _flags(guards: list[_Guard]) -> dict[Expr, set[str]]:
-    """Which symbols sit under which sampling hints (positive, shift, small, spd)."""
+    """Which symbols sit under which sampling hints (shift, small, spd; positive only for a symbol that is itself
+    the argument: log X makes X positive, while log(1 + X²) and √(1 + X²) leave X of both signs)."""
     out: dict[Expr, set[str]] = {}
     for g in guards:
-        for s in g.node.args[0].free_symbols:
-            out.setdefault(s, set()).update(g.domain.hints)
+        arg = g.node.args[0]
+        direct = arg.args[0] if arg.op == "transpose" else arg
+        for s in arg.free_symbols:
+            out.setdefault(s, set()).update(h for h in g.domain.hints if h != "positive" or s is direct)
     return out
 
 
@@ -308,7 +311,8 @@ def _sample(s: Expr, shape: tuple[int, int], flags: set[str], strategy: int, sca
             gen: np.random.Generator) -> np.ndarray:
     """A random generic value. Strategies: 0 by the guards (positive under log/sqrt, a mild diagonal shift √n·I
     under inv/solve/det, which keeps the matrix far from symmetric), 1 plain normal, 2 all positive with a strong
-    shift, 3 normal with a strong shift (2√n + 1)·I; the random part is multiplied by ``scale``."""
+    shift, 3 normal with a strong shift (2√n + 1)·I; under a Cholesky factor (strategies 0, 2, 3) A Aᵀ/n + I,
+    symmetric positive definite; the random part is multiplied by ``scale``."""
     r, c = shape
     positive = strategy == 2 or (strategy == 0 and "positive" in flags)
     a = scale * (gen.uniform(0.5, 1.5, shape) if positive else gen.standard_normal(shape))
@@ -319,6 +323,8 @@ def _sample(s: Expr, shape: tuple[int, int], flags: set[str], strategy: int, sca
             a = a + math.sqrt(r) * np.eye(r)
         elif strategy in (2, 3):
             a = a + (2 * math.sqrt(r) + 1) * np.eye(r)
+    if "spd" in flags and r == c and strategy != 1:  # symmetric positive definite, eigenvalues of order 1
+        a = a @ a.T / r + np.eye(r)
     if s.symmetric and not s.is_scalar:
         a = (a + a.T) / 2
     return a

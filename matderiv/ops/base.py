@@ -14,6 +14,8 @@ from ..core.spec import ShapeAlgebra, defop, node, rebuild
 
 __all__ = ["as_expr", "const", "symbol", "ones", "zeros", "eye", "ones_like", "zeros_like", "is_number",
            "node", "rebuild", "broadcast", "flat", "same", "to_scalar", "elementwise_shape", "square", "scalar_of_square"]
+#: The names the package exports (``md.<name>``; a trailing ``_`` is dropped: ``sum_`` is ``md.sum``).
+PUBLIC = ("symbol", "const", "eye", "ones", "zeros", "ones_like", "zeros_like")
 
 
 # ---- shape rules shared by several ops ------------------------------------------------------------------------

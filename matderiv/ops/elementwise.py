@@ -18,6 +18,9 @@ from ..core.spec import defop, node
 from .base import as_expr, broadcast, const, elementwise_shape, flat, is_number, same
 
 __all__ = ["add", "mul", "neg", "divide", "power", "apply", "elementwise", "to_expr", "reduce_to"]
+#: The names the package exports (``md.<name>``; a trailing ``_`` is dropped: ``sum_`` is ``md.sum``).
+PUBLIC = ("add", "mul", "divide", "power", "apply", "elementwise", "exp", "log", "sin", "cos", "tan", "tanh", "sqrt",
+          "abs_", "sign", "relu", "sigmoid", "softplus", "step")
 
 
 def reduce_to(arg: Expr, out: Expr, ct: Expr) -> Expr:

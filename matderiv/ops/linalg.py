@@ -15,11 +15,13 @@ import sympy
 from ..core.dims import Shape
 from ..core.domains import INVERTIBLE, POSITIVE_DET
 from ..core.expr import Expr
-from ..core.spec import ShapeAlgebra, deflinear, defop, node
+from ..core.spec import ShapeAlgebra, deflinear, defop, node, rule_for
 from .base import as_expr, eye, flat, is_number, scalar_of_square, square
 from .elementwise import apply, mul, neg, power
 
 __all__ = ["matmul", "transpose", "trace", "det", "logdet", "inv", "solve"]
+#: The names the package exports (``md.<name>``; a trailing ``_`` is dropped: ``sum_`` is ``md.sum``).
+PUBLIC = ("matmul", "transpose", "trace", "det", "logdet", "inv", "solve")
 
 
 # ---- matmul -----------------------------------------------------------------------------------------------------
@@ -151,6 +153,12 @@ defop("logdet", scalar_of_square, vjp=_logdet_vjp, arity=1, transpose="invariant
 def logdet(a: object) -> Expr:
     """log det A (A with a positive determinant)."""
     return node("logdet", (as_expr(a, "argument of logdet"),))
+
+
+@rule_for("apply")
+def log_of_det(e: Expr) -> Expr:
+    """log(det X) = log det X."""
+    return logdet(e.args[0].args[0]) if e.params[0].name == "log" and e.args[0].op == "det" else e
 
 
 def _inv_vjp(g: Expr, out: Expr, i: int) -> Expr:
