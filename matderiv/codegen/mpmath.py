@@ -310,10 +310,14 @@ class MpmathCodePrinter:
 
     def param(self, e: Expr, p: Any) -> str:
         """A param as an argument of an op's definition: an int as itself, other numbers as mpf."""
+        if p is None:
+            return "None"
         if isinstance(p, int) and not isinstance(p, bool):
             return str(p)
         if isinstance(p, (float, Fraction)):
             return f"_num({mpmath_number(p)})"
+        if isinstance(p, sympy.Expr):  # a dimension: its size in the generated code
+            return self.dim(p)
         raise NotImplementedError(f"the mpmath printer cannot pass the param {p!r} of '{e.op}' to its definition; "
                                   f"give the printer a _print_{e.op}")
 
