@@ -69,6 +69,7 @@ NUMPY: dict[str, Callable[..., Array]] = {
     "trace": lambda e, a: _scalar(np.trace(a)),
     "det": lambda e, a: _scalar(np.linalg.det(a)),
     "logdet": lambda e, a: _scalar(np.log(np.linalg.det(a))),
+    "logabsdet": lambda e, a: _scalar(np.log(np.abs(np.linalg.det(a)))),
     "inv": lambda e, a: np.linalg.inv(a),
     "solve": lambda e, a, b: np.linalg.solve(a, b),
     "sum": lambda e, a: _scalar(a.sum()),
@@ -225,6 +226,8 @@ SAMPLES: dict[str, list[Sample]] = {
                      normal((3, 2), (2, 4)))],
     "det": [Sample("det A", lambda: (md.det(A33), [A33]), square(3))],
     "logdet": [Sample("logdet A", lambda: (md.logdet(A33), [A33]), square(3))],
+    "logabsdet": [Sample("logabsdet A, det A < 0", lambda: (md.logabsdet(A33), [A33]),
+                         lambda rng: [np.diag([-1.0, 1.0, 1.0]) @ well_conditioned(rng, 3)])],
     "inv": [Sample("inv A", lambda: (md.inv(A33), [A33]), square(3))],
     "solve": [
         Sample("solve(A,B)", lambda: (md.solve(A33, B32), [A33, B32]), square(3, (3, 2))),
