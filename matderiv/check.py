@@ -543,13 +543,15 @@ def _find_point(syms: list[Expr], shapes: dict[Expr, tuple[int, int]], given: di
                 outs = fns[-1](*mp_vals)
             except MatderivError:
                 raise
-            except Exception:  # find the first guard whose argument cannot be evaluated
+            except Exception:  # the first guard (innermost first) whose argument fails or is outside its domain
                 for k, g in enumerate(guards):
                     if k not in fns:
                         fns[k] = mpmath_function(syms, g.node.args[0], dims)
                     try:
-                        fns[k](*mp_vals)
+                        v = fns[k](*mp_vals)
                     except Exception:
+                        return g
+                    if not g.domain(v, strict):
                         return g
                 return guards[0]  # pragma: no cover - some guard failed above
             for g, v in zip(guards, outs):
