@@ -15,6 +15,7 @@ import sympy
 
 import matderiv as md
 from matderiv.core.expr import Expr
+from matderiv.ops.cholesky import phi
 
 Array = np.ndarray
 Values = Callable[[np.random.Generator], list[Array]]
@@ -70,6 +71,8 @@ NUMPY: dict[str, Callable[..., Array]] = {
     "det": lambda e, a: _scalar(np.linalg.det(a)),
     "logdet": lambda e, a: _scalar(np.log(np.linalg.det(a))),
     "logabsdet": lambda e, a: _scalar(np.log(np.abs(np.linalg.det(a)))),
+    "cholesky": lambda e, a: np.linalg.cholesky((a + a.T) / 2),
+    "phi": lambda e, a: np.tril(a) - 0.5 * np.diag(np.diag(a)),
     "inv": lambda e, a: np.linalg.inv(a),
     "solve": lambda e, a, b: np.linalg.solve(a, b),
     "sum": lambda e, a: _scalar(a.sum()),
@@ -170,6 +173,14 @@ def square(n: int, *more: tuple[int, int]) -> Values:
     return lambda rng: [well_conditioned(rng, n)] + [rng.standard_normal(s) for s in more]
 
 
+def spd_part(n: int) -> Values:
+    """A matrix whose symmetric part is positive definite (and which is not symmetric itself)."""
+    def make(rng: np.random.Generator) -> list[Array]:
+        b, c = rng.standard_normal((n, n)), rng.standard_normal((n, n))
+        return [b @ b.T / n + np.eye(n) + 0.3 * (c - c.T)]
+    return make
+
+
 def mat(name: str, r: int, c: int) -> Expr:
     return md.matrix(name, r, c)
 
@@ -250,6 +261,8 @@ SAMPLES: dict[str, list[Sample]] = {
         Sample("lse v", lambda: (md.logsumexp(v3), [v3]), normal((3, 1))),
         Sample("lse X", lambda: (md.logsumexp(X32), [X32]), normal((3, 2))),
     ],
+    "cholesky": [Sample("chol S, S not symmetric", lambda: (md.cholesky(A33), [A33]), spd_part(3), sympy=False)],
+    "phi": [Sample("phi A", lambda: (phi(A33), [A33]), normal((3, 3)), sympy=False)],
     "softmax": [Sample("softmax v", lambda: (md.softmax(v3), [v3]), normal((3, 1)))],
 }
 ALL: list[tuple[str, Sample]] = [(op, smp) for op, smps in SAMPLES.items() for smp in smps]
