@@ -85,7 +85,7 @@ NUMPY: dict[str, Callable[..., Array]] = {
     "logsumexp": lambda e, a: _scalar(np.log(np.exp(a).sum())),
     "softmax": lambda e, a: np.exp(a) / np.exp(a).sum(),
 }
-LEAVES = frozenset({"symbol", "const", "ones", "zeros", "eye"})
+LEAVES = frozenset({"symbol", "const", "ones", "zeros", "eye", "dimension"})
 
 
 def reference(e: Expr, env: dict[str, Array], dims: dict[str, int]) -> Array:
@@ -108,6 +108,8 @@ def reference(e: Expr, env: dict[str, Array], dims: dict[str, int]) -> Array:
             v = np.full(shape, 1.0 if x.op == "ones" else 0.0)
         elif x.op == "eye":
             v = np.eye(shape[0])
+        elif x.op == "dimension":
+            v = _scalar(size(x.params[0]))
         elif x.op in NUMPY:
             v = NUMPY[x.op](x, *(memo[y] for y in x.args))
         else:  # pragma: no cover
@@ -126,6 +128,7 @@ class Sample:
     build: Callable[[], tuple[Expr, list[Expr]]]
     values: Values
     sympy: bool = True  # SymPy can express it (the round trip is tested)
+    text: bool = True  # the text language can write it (the round trip is tested)
     tags: tuple[str, ...] = field(default=())
 
     def make(self) -> tuple[Expr, list[Expr]]:
