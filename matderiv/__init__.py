@@ -7,10 +7,5 @@ a @ b.T
 """
 from __future__ import annotations
 
-from .api import (ArgumentError, CheckError, CheckReport, DerivativeError, Expr, InvalidNameError, MatderivError,
-                  ParseError, ShapeError, __all__, __version__, abs, add, apply, check, const, cos, det, diag,
-                  divide, elementwise, exp, eye, from_sympy, grad, inv, kron, lambdify, latex, latex_equation, log,
-                  logdet, logsumexp, matmul, matrix, mpmath_code, mpmath_function, mul, norm1, norm2, numpy_code,
-                  ones, ones_like, parse, power, relu, scalar, sigmoid, sign, simplify, sin, softmax, softplus,
-                  solve, sqrt, step, sum, symbol, tan, tanh, to_sympy, to_text, trace, transpose, vector, vjp,
-                  zeros, zeros_like)
+from .api import *  # noqa: F403  (the public API, defined once in matderiv.api; op blocks export through it)
+from .api import __all__, __version__  # noqa: F401
