@@ -467,9 +467,6 @@ def test_lambda_keeps_its_name() -> None:
     assert value(2.0, [1.0, 2.0, 3.0]) == pytest.approx(28.0)  # λ xᵀx
 
 
-@pytest.mark.xfail(raises=SyntaxError, strict=True,
-                   reason="the mpmath backend writes symbol names raw as identifiers (codegen/mpmath.py, being "
-                          "changed to map them through codegen.common.Names on the codegen branch)")
 def test_lambda_is_certified_by_name() -> None:
     f = md.parse("lambda*x'*x")
     report = md.check(f, "x", at={"lambda": 2.0, "x": [1.0, 2.0, 3.0]})
