@@ -451,7 +451,7 @@ def check(f: object, wrt: object, at: Mapping[object, object] | None = None, dps
 
     digits_m, fd, phis = _mpmath_digits(syms, phi, formulas, ws, values, dirs, dps, dim_sizes)
     digits_n: dict[str, float | None] = {}
-    numpy_error = _numpy_digits(syms, formulas, ws, values, dirs, fd, phis, digits_n)
+    numpy_error = _numpy_digits(syms, formulas, ws, values, dirs, fd, phis, digits_n, dim_sizes)
     report = CheckReport(ok=False, f=f, wrt=tuple(ws), formulas=tuple(formulas), digits_mpmath=digits_m,
                        digits_numpy=digits_n, dps=dps, rng=int(rng), dims=dim_sizes, seed=seed_e,
                        candidate=grad is not None, directions=directions, numpy_error=numpy_error,
@@ -473,7 +473,8 @@ def _symbols_and_dims(exprs: list[Expr]) -> tuple[list[Expr], list[sympy.Symbol]
                                  f"{describe(other)}")
             if n not in syms:
                 syms.append(n)
-        for d in n.shape:
+        sizes = list(n.shape) + [p for p in n.params if n.op == "dimension"]  # a dimension used as a number too
+        for d in sizes:
             for s in sorted(sympy.sympify(d).free_symbols, key=lambda s: s.name):
                 if s not in dims:
                     dims.append(s)
@@ -580,7 +581,7 @@ def _find_point(syms: list[Expr], shapes: dict[Expr, tuple[int, int]], given: di
 
 def _numpy_digits(syms: list[Expr], formulas: list[Expr], ws: list[Expr], values: dict[Expr, np.ndarray],
                   dirs: dict[Expr, list[np.ndarray]], fd: dict[Expr, list[Any]], scale: dict[Expr, list[Any]],
-                  out: dict[str, float | None]) -> str | None:
+                  out: dict[str, float | None], dims: dict[str, int]) -> str | None:
     """Digits of ⟨G, D⟩ in float64 (the generated numpy function) against the mpmath difference quotients."""
     for w in ws:
         out[w.name] = None
@@ -590,7 +591,7 @@ def _numpy_digits(syms: list[Expr], formulas: list[Expr], ws: list[Expr], values
         return f"{NO_NUMPY}: {exc}"
     try:
         with np.errstate(all="ignore"):
-            res = fn(*(_natural(s, values[s]) for s in syms))
+            res = fn(*(_natural(s, values[s]) for s in syms), **{d: dims[d] for d in fn.dims})
     except MatderivError:
         raise
     except Exception as exc:  # report, do not hide: the float64 comparison did not run

@@ -143,7 +143,8 @@ def as_expr(v: object, what: str = "operand") -> Expr:
         return const(v.item())  # type: ignore[union-attr]
     if isinstance(v, sympy.Expr) and v.free_symbols and all(s.is_integer and s.is_positive for s in v.free_symbols):
         return dim(v)  # a dimension, such as X.shape[0], used as a number
-    raise ArgumentError(f"{what} must be a matderiv expression or a number, got {type(v).__name__} {v!r}")
+    shown = f"of shape {v.shape}" if hasattr(v, "shape") else repr(v)  # an array's repr spans lines
+    raise ArgumentError(f"{what} must be a matderiv expression or a number, got {type(v).__name__} {shown}")
 
 
 def ones_like(e: object) -> Expr:

@@ -50,7 +50,7 @@ def _phi_numpy(p: Any, n: Any) -> Any:
 
 
 deflinear("phi", square, _phi_vjp, arity=1, of_scalar=lambda s: mul(Fraction(1, 2), s), text="phi({0})",
-          latex=r"\Phi\left({0}\right)", lang="phi", mpmath=_phi, numpy=_phi_numpy)
+          latex=r"\Phi\left({0}\right)", lang="tril_half", mpmath=_phi, numpy=_phi_numpy)
 
 
 def phi(a: object) -> Expr:

@@ -7,9 +7,9 @@ import mpmath
 import sympy
 
 from ..core.dims import ONE, Shape
-from ..core.errors import ArgumentError
+from ..core.errors import ArgumentError, ShapeError
 from ..core.domains import NONZERO
-from ..core.expr import Expr
+from ..core.expr import Expr, describe
 from ..core.spec import ShapeAlgebra, deffunction, deflinear, defop, node, rule_for
 from .base import as_expr, const, dim, ones, to_scalar
 from .elementwise import add, apply, mul, neg, power
@@ -47,17 +47,28 @@ deflinear("sum", to_scalar, _sum_vjp, arity=1, transpose="invariant", of_scalar=
           latex=r"\operatorname{{sum}}\left({0}\right)", sympy=_sum_sympy, mpmath=_sum)
 
 
-def _axis(axis: object, what: str) -> int | None:
-    if axis is None or (isinstance(axis, int) and not isinstance(axis, bool) and axis in (0, 1, -1, -2)):
-        return None if axis is None else int(axis) % 2  # type: ignore[arg-type]
-    raise ArgumentError(f"{what}: axis must be None, 0 or 1 (numpy's meaning for a matrix), got {axis!r}")
+def _axis(a: Expr, axis: object, what: str) -> int | None:
+    """numpy's axis on the natural array: a matrix's 0 (down the columns) or 1 (along the rows), −2 and −1 the
+    same; a vector is 1-D there, so its one axis (0 or −1) runs over its entries; None is all entries."""
+    if axis is None:
+        return None
+    if isinstance(axis, bool) or not isinstance(axis, int) or axis not in (0, 1, -1, -2):
+        raise ArgumentError(f"{what}: axis must be None, 0 or 1 (numpy's meaning), got {axis!r}")
+    if a.is_scalar:
+        return None
+    if ONE in a.shape:  # a vector (a column n×1 or a row 1×m), 1-D in numpy
+        if axis in (1, -2):
+            raise ShapeError(f"{what}: {describe(a)} is a vector, which has one axis (0 or -1: its entries), "
+                             f"not axis {axis}")
+        return None
+    return axis % 2
 
 
 def sum_(a: object, axis: int | None = None) -> Expr:
     """The sum of all entries 1ᵀA1; along ``axis=0`` the row 𝟏ᵀA (1×m), along ``axis=1`` the column A𝟏 (n×1) —
     numpy's sum with the result kept 2-D."""
     a = as_expr(a, "argument of sum")
-    k = _axis(axis, "sum")
+    k = _axis(a, axis, "sum")
     if k is None:
         return node("sum", (a,))
     n, m = a.shape
@@ -68,7 +79,7 @@ def mean(a: object, axis: int | None = None) -> Expr:
     """The mean of the entries (``axis=None``), of each column (``axis=0``: 1×m) or of each row (``axis=1``: n×1),
     the count a dimension of A: sum(A)/(n m), 𝟏ᵀA/n, A𝟏/m."""
     a = as_expr(a, "argument of mean")
-    k = _axis(axis, "mean")
+    k = _axis(a, axis, "mean")
     n, m = a.shape
     count = dim(n * m) if k is None else dim(n) if k == 0 else dim(m)
     return mul(sum_(a, k), power(count, -1))
@@ -79,9 +90,13 @@ def _reduced(d: ShapeAlgebra, shapes: tuple[Shape, ...], params: tuple[Any, ...]
     if not params or params[0] is None:
         return (d.one, d.one)
     n, m = shapes[0]
-    if params[0] not in (0, 1):
+    if params[0] not in (0, 1, -1, -2):
         d.fail(f"{{op}}: axis must be 0 or 1, got {params[0]}")
-    return (d.one, m) if params[0] == 0 else (n, d.one)
+    if d.is_one(n) or d.is_one(m):  # a vector's one axis is its entries
+        if params[0] in (1, -2) and not d.is_scalar(shapes[0]):
+            d.fail(f"{{op}}: {{0}} is a vector, which has one axis (0 or -1: its entries), not axis {params[0]}")
+        return (d.one, d.one)
+    return (d.one, m) if params[0] % 2 == 0 else (n, d.one)
 
 
 deffunction("sum", 1, _reduced, sum_, params=("axis",), doc="the sum of all entries, or along an axis (0, 1)")
@@ -189,20 +204,17 @@ def logsumexp(a: object, axis: int | None = None) -> Expr:
     """log Σᵢⱼ exp(aᵢⱼ); with ``axis=1`` the column of each row's log-sum-exp (n×1), with ``axis=0`` the row of each
     column's (1×m), computed without overflow."""
     a = as_expr(a, "argument of logsumexp")
-    k = _axis(axis, "logsumexp")
-    if k is not None:
-        if a.shape[k] == ONE:  # one entry per line: log exp x = x
-            return a
-        if a.shape[1 - k] == ONE:  # a single line: all entries
-            return node("logsumexp", (a,))
-        return node("logsumexp", (a,), (k,))
-    return node("logsumexp", (a,))
+    k = _axis(a, axis, "logsumexp")
+    return node("logsumexp", (a,)) if k is None else node("logsumexp", (a,), (k,))
 
 
 def _softmax_shape(d: ShapeAlgebra, shapes: tuple[Shape, ...], params: tuple[Any, ...]) -> Shape:
     if params and params[0] is not None:
-        if params[0] not in (0, 1):
+        if params[0] not in (0, 1, -1, -2):
             d.fail(f"softmax: axis must be 0 or 1, got {params[0]}")
+        n, m = shapes[0]
+        if (d.is_one(n) or d.is_one(m)) and params[0] in (1, -2) and not d.is_scalar(shapes[0]):
+            d.fail(f"softmax: {{0}} is a vector, which has one axis (0 or -1: its entries), not axis {params[0]}")
         return shapes[0]
     if not d.equal(shapes[0][1], d.one):
         d.fail("softmax needs a vector, got {0}; of a matrix, give the axis: softmax(X, 1) row by row")
@@ -275,13 +287,11 @@ def softmax(a: object, axis: int | None = None) -> Expr:
     """exp(a) / Σ exp(aᵢ) of a vector; of a matrix along ``axis=1`` (each row: attention's softmax(QKᵀ)) or
     ``axis=0`` (each column); computed without overflow."""
     a = as_expr(a, "argument of softmax")
-    k = _axis(axis, "softmax")
+    k = _axis(a, axis, "softmax")
     if k is not None:
-        if a.shape[k] == ONE:  # one entry per line
-            return ones(*a.shape)
-        if a.shape[1 - k] == ONE:  # a single line: the vector's softmax (a row is taken as its column)
-            return node("softmax", (a,)) if a.shape[1] == ONE else transpose(node("softmax", (transpose(a),)))
         return node("softmax", (a,), (k,))
+    if a.shape[0] == ONE and not a.is_scalar:  # a row: the softmax of its column, transposed back
+        return transpose(node("softmax", (transpose(a),)))
     return node("softmax", (a,))
 
 
@@ -298,6 +308,13 @@ def log_of_softmax(e: Expr) -> Expr:
     k = sm.params[0]
     lse = logsumexp(z, k)
     return add(z, neg(matmul(lse, ones(1, m)) if k == 1 else matmul(ones(n, 1), lse)))
+
+
+@rule_for("sum")
+def sum_of_ones(e: Expr) -> Expr:
+    """Σ 𝟏𝟏ᵀ = n m, the number of entries."""
+    a = e.args[0]
+    return dim(a.shape[0] * a.shape[1]) if a.op == "ones" else e
 
 
 @rule_for("sum")

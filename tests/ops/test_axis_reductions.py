@@ -50,14 +50,23 @@ def test_logsumexp_and_softmax_along_an_axis(axis: int) -> None:
     assert md.check(sm, X, seed=G).ok
 
 
-def test_degenerate_axes() -> None:
+def test_a_vectors_one_axis_is_its_entries_as_in_numpy() -> None:
+    """Vectors are 1-D in the generated code: axis 0 or -1 is all entries (torch's dim=-1), axis 1 is refused."""
     v = md.vector("v", n)
-    assert md.logsumexp(v, axis=0) == md.logsumexp(v) and md.logsumexp(v, axis=1) == v
-    assert md.softmax(v, axis=0) == md.softmax(v) and md.softmax(v, axis=1) == md.ones(n)
+    vv = rng.standard_normal(n)
+    for axis in (0, -1, None):
+        assert md.logsumexp(v, axis=axis) == md.logsumexp(v) and md.softmax(v, axis=axis) == md.softmax(v)
+        assert md.sum(v, axis=axis) == md.sum(v)
+    np.testing.assert_allclose(md.lambdify([v], md.softmax(v, axis=-1))(vv), np.exp(vv) / np.exp(vv).sum())
+    for f in (md.sum, md.mean, md.logsumexp, md.softmax):
+        with pytest.raises(md.ShapeError, match="one axis"):
+            f(v, axis=1)
+    np.testing.assert_allclose(md.lambdify([X], md.softmax(X, axis=-1))(XV), _softmax(XV, 1), rtol=1e-14)
     with pytest.raises(md.ShapeError, match="give the axis"):
         md.softmax(X)
     with pytest.raises(md.ArgumentError, match="axis"):
         md.sum(X, axis=2)
+    assert md.simplify(md.sum(md.ones("k", "j"))) == md.dim(md.dim("k").params[0] * md.dim("j").params[0])  # k j
 
 
 def test_text_language_and_latex() -> None:
