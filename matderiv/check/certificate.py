@@ -25,14 +25,14 @@ import mpmath
 import numpy as np
 import sympy
 
-from .ad import grad as _grad, resolve, vjp as _vjp
-from .codegen.numpy import lambdify
-from .core.errors import ArgumentError, CheckError, DerivativeError, MatderivError, ShapeError
-from .core.expr import ONE, Expr, describe, fmt_shape, iter_nodes
-from .core.domains import EVERYWHERE, Domain
-from .core.expr import OPS
-from .ops import as_expr, mul, sum_
-from .codegen.mpmath import mpmath_function
+from ..ad import grad as _grad, resolve, vjp as _vjp
+from ..codegen.numpy import lambdify
+from ..core.errors import ArgumentError, CheckError, DerivativeError, MatderivError, ShapeError
+from ..core.expr import ONE, Expr, describe, fmt_shape, iter_nodes
+from ..core.domains import EVERYWHERE, Domain
+from ..core.expr import OPS
+from ..ops import as_expr, mul, sum_
+from ..codegen.mpmath import mpmath_function
 
 MARGIN = 10  # mpmath digits must reach dps − MARGIN
 NUMPY_DIGITS = 8.0  # float64 digits must reach this
