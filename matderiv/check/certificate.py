@@ -17,6 +17,7 @@ when every mpmath digit count is ≥ ``dps − 10`` and every float64 digit coun
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any, Callable, Mapping, Sequence
@@ -369,8 +370,36 @@ def _call(fn: Callable[..., Any], vals: list[Any], what: str) -> Any:
 
 
 # ---- the certificate ------------------------------------------------------------------------------------------------
+def _is_formula(g: object) -> bool:
+    return isinstance(g, (Expr, str, int, float)) and not isinstance(g, bool)
+
+
+def _grad_kind(grad: object, ws: list[Expr]) -> str:
+    """"formula" (expressions or text, one per variable) or "values" (functions or arrays)."""
+    items = list(grad) if isinstance(grad, (list, tuple)) else [grad]
+    if all(isinstance(g, (Expr, str)) for g in items) or (len(ws) > 1 and all(_is_formula(g) for g in items)):
+        return "formula"
+    if len(ws) == 1 and _is_formula(grad) and not isinstance(grad, (int, float)):
+        return "formula"
+    return "values"
+
+
+def _parse_candidates(grad: object, known: frozenset[Expr]) -> object:
+    """Text in the text language becomes an expression; its symbols are the expression's (same shapes)."""
+    from ..lang import parse
+
+    def one(g: object) -> object:
+        if not isinstance(g, str):
+            return g
+        used = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", g))
+        decl = {s.name: s for s in known if s.name in used}
+        return parse(g, **decl)
+    return [one(g) for g in grad] if isinstance(grad, (list, tuple)) else one(grad)
+
+
 def check(f: object, wrt: object, at: Mapping[object, object] | None = None, dps: int = 50, rng: int | None = 0,
-          seed: object = None, grad: object = None, directions: int = 3) -> CheckReport:
+          seed: object = None, grad: object = None, directions: int = 3, mode: str = "directions",
+          strict: bool = False, args: Sequence[object] | None = None) -> Any:
     """Certify d f/d wrt (or the VJP ⟨seed, f⟩ for matrix-valued f, or the candidate ``grad``) at a point.
 
     ``wrt``: a symbol, a name, or a list of them. ``seed``: for a matrix-valued f, an expression of f's shape;
@@ -382,6 +411,13 @@ def check(f: object, wrt: object, at: Mapping[object, object] | None = None, dps
     ``numpy.random.default_rng(rng)``, which also draws the directions. Dimensions no value fixes get small
     distinct sizes (3, 4, 2, 5, …).
     ``ok`` when mpmath digits ≥ dps − 10 and float64 digits ≥ 8; see the module docstring for the method.
+
+    ``grad`` may also be text in the text language (certified like an expression), or numbers the user
+    computed: a numpy function of the inputs (called by keyword when its parameters are the symbols' names, else
+    in the order of ``args``), or an array (the gradient at the point ``at``), or a list of them, one per
+    variable. Then the report is a :class:`~matderiv.check.compare.GradReport`: the values are compared with
+    mpmath differences of f within a tolerance from the float64 round-off of the user's computation;
+    ``mode="entries"`` compares every entry, ``strict=True`` fails at kinks too (see matderiv.check.compare).
     """
     f = as_expr(f, "check: the expression")
     if isinstance(dps, bool) or not isinstance(dps, int) or dps < 15:
@@ -406,7 +442,14 @@ def check(f: object, wrt: object, at: Mapping[object, object] | None = None, dps
                 raise ArgumentError(f"check: the seed {seed_e} depends on {w.name!r}, but the seed is held "
                                     "constant; differentiate with respect to another symbol")
         phi = sum_(mul(seed_e, f))
-    if grad is not None:
+    if mode not in ("directions", "entries"):
+        raise ArgumentError(f"check: mode must be 'directions' or 'entries', got {mode!r}")
+    values_kind = grad is not None and _grad_kind(grad, ws) == "values"
+    if grad is not None and not values_kind:
+        grad = _parse_candidates(grad, phi.free_symbols)
+    if values_kind:
+        formulas = []
+    elif grad is not None:
         formulas = _candidates(grad, ws)
         known = phi.free_symbols
         for g in formulas:
@@ -435,13 +478,25 @@ def check(f: object, wrt: object, at: Mapping[object, object] | None = None, dps
         dim_sizes = {d.name: point.size[d] for d in dim_syms}
         gen = np.random.default_rng(int(rng))
         try:
-            values = _find_point(syms, shapes, point.values, random_syms, _guards([phi, *formulas]), gen, dim_sizes)
+            guards = _guards([phi, *formulas])
+            if values_kind and at is not None:  # gradient values may be checked at a kink: one-sided differences
+                guards = [g for g in guards if g.domain.name != "kink"]
+            values = _find_point(syms, shapes, point.values, random_syms, guards, gen, dim_sizes)
             break
         except CheckError as exc:
             failure = exc
     else:
         raise failure  # type: ignore[misc]
     dirs = {w: [_direction(w, shapes[w], values[w], gen) for _ in range(directions)] for w in ws}
+    if values_kind:
+        from .user import check_values
+        return check_values(_title(f, seed_e), _phi_mp(syms, phi, dim_sizes), [s.name for s in syms],
+                            {s.name: _nat(s, values[s]) for s in syms}, [w.name for w in ws], grad, dps, mode,
+                            strict, _arg_names(args, f), {w.name: [_nat(w, d) for d in dirs[w]] for w in ws}, gen,
+                            given_at=at is not None)
+    if mode != "directions" or strict:
+        raise ArgumentError("check: mode= and strict= apply to gradient values (grad= a function or an array); "
+                            "a formula is certified along random directions")
 
     digits_m, fd, phis = _mpmath_digits(syms, phi, formulas, ws, values, dirs, dps, dim_sizes)
     digits_n: dict[str, float | None] = {}
@@ -452,6 +507,44 @@ def check(f: object, wrt: object, at: Mapping[object, object] | None = None, dps
                        values={s.name: values[s].astype(float) for s in syms})
     report.ok = all(report.passed(w.name) for w in ws)
     return report
+
+
+def _title(f: Expr, seed: Expr | None) -> str:
+    return f"the gradient of {_short(f, 120)}" if seed is None else f"the VJP <{_short(seed, 40)}, {_short(f, 100)}>"
+
+
+def _nat(s: Expr, arr: np.ndarray) -> np.ndarray:
+    """A value in the natural numpy shape as a float array (0-d for a scalar)."""
+    return np.asarray(_natural(s, np.asarray(arr, dtype=object) if arr.dtype != object else arr), dtype=float)
+
+
+def _phi_mp(syms: list[Expr], phi: Expr, dims: dict[str, int]) -> Callable[[list[np.ndarray]], Any]:
+    """φ as a function of the natural-shaped object arrays of mpf (the generated mpmath code)."""
+    fn = mpmath_function(syms, phi, dims)
+    shapes = [None] * len(syms)
+
+    def phi_mp(vals: list[np.ndarray]) -> Any:
+        return _call(fn, [np.asarray(v, dtype=object).reshape(-1, 1) if np.ndim(v) == 1 and s.shape[1] == ONE
+                          else np.asarray(v, dtype=object).reshape(1, -1) if np.ndim(v) == 1
+                          else np.asarray(v, dtype=object).reshape(1, 1) if np.ndim(v) == 0 else v
+                          for s, v in zip(syms, vals)], "the expression (mpmath)")
+    return phi_mp
+
+
+def _arg_names(args: Sequence[object] | None, f: Expr) -> list[str] | None:
+    if args is None:
+        return None
+    if isinstance(args, (str, Expr)) or not isinstance(args, (list, tuple)):
+        raise ArgumentError(f"check: args must be a list of symbols or names, got {args!r}")
+    out = []
+    for a in args:
+        if isinstance(a, Expr) and a.is_symbol:
+            out.append(a.name)
+        elif isinstance(a, str):
+            out.append(a)
+        else:
+            raise ArgumentError(f"check: args must hold symbols or names, got {a!r}")
+    return out
 
 
 def _symbols_and_dims(exprs: list[Expr]) -> tuple[list[Expr], list[sympy.Symbol]]:
