@@ -4,6 +4,8 @@ the references of :mod:`.reference` (mpmath central and one-sided differences, f
 """
 from __future__ import annotations
 
-from .certificate import CheckReport, check
+from .certificate import CheckReport, check, check_vjp
+from .compare import GradReport
+from .gradcheck import gradcheck
 
-__all__ = ["check", "CheckReport"]
+__all__ = ["check", "CheckReport", "check_vjp", "GradReport", "gradcheck"]

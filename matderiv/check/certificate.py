@@ -399,7 +399,7 @@ def _parse_candidates(grad: object, known: frozenset[Expr]) -> object:
 
 def check(f: object, wrt: object, at: Mapping[object, object] | None = None, dps: int = 50, rng: int | None = 0,
           seed: object = None, grad: object = None, directions: int = 3, mode: str = "directions",
-          strict: bool = False, args: Sequence[object] | None = None) -> Any:
+          strict: bool = False, args: Sequence[object] | None = None, _vjp_call: bool = False) -> Any:
     """Certify d f/d wrt (or the VJP ⟨seed, f⟩ for matrix-valued f, or the candidate ``grad``) at a point.
 
     ``wrt``: a symbol, a name, or a list of them. ``seed``: for a matrix-valued f, an expression of f's shape;
@@ -493,7 +493,8 @@ def check(f: object, wrt: object, at: Mapping[object, object] | None = None, dps
         return check_values(_title(f, seed_e), _phi_mp(syms, phi, dim_sizes), [s.name for s in syms],
                             {s.name: _nat(s, values[s]) for s in syms}, [w.name for w in ws], grad, dps, mode,
                             strict, _arg_names(args, f), {w.name: [_nat(w, d) for d in dirs[w]] for w in ws}, gen,
-                            given_at=at is not None)
+                            seed_name=seed_e.name if _vjp_call and seed_e is not None else None,
+                            what="vjp" if _vjp_call else "grad", given_at=at is not None)
     if mode != "directions" or strict:
         raise ArgumentError("check: mode= and strict= apply to gradient values (grad= a function or an array); "
                             "a formula is certified along random directions")
@@ -507,6 +508,31 @@ def check(f: object, wrt: object, at: Mapping[object, object] | None = None, dps
                        values={s.name: values[s].astype(float) for s in syms})
     report.ok = all(report.passed(w.name) for w in ws)
     return report
+
+
+def check_vjp(F: object, wrt: object, vjp: object, at: Mapping[object, object] | None = None, dps: int = 50,
+              rng: int | None = 0, directions: int = 3, mode: str = "directions", strict: bool = False,
+              args: Sequence[object] | None = None, seed: object = None) -> Any:
+    """Check the user's VJP of a matrix-valued F: ``vjp(*inputs, seed)`` (inputs as for ``md.check``'s ``grad``,
+    the seed last, of F's shape) should return ∂⟨seed, F⟩/∂X (a tuple for several variables).
+
+    The seed is a random matrix (from ``rng``) unless ``seed=`` gives its value; the reference is mpmath
+    differences of ⟨seed, F⟩. Returns a :class:`~matderiv.check.compare.GradReport`.
+    """
+    F = as_expr(F, "check_vjp: the expression")
+    if vjp is None or not (callable(vjp) or isinstance(vjp, (list, tuple))):
+        raise ArgumentError(f"check_vjp: vjp must be a function vjp(*inputs, seed) (or a list of them, one per "
+                            f"variable), got {type(vjp).__name__}")
+    used = {s.name for s in F.free_symbols}
+    name = next(n for n in ("S", "Seed", *(f"S{k}" for k in range(1, 1000))) if n not in used)
+    from ..ops import symbol
+    S = symbol(name, F.shape[0], F.shape[1])
+    given = dict(at) if at is not None else None
+    if seed is not None:
+        given = dict(given or {})
+        given[name] = seed
+    return check(F, wrt, at=given, dps=dps, rng=rng, seed=S, grad=vjp, directions=directions, mode=mode,
+                 strict=strict, args=args, _vjp_call=True)
 
 
 def _title(f: Expr, seed: Expr | None) -> str:

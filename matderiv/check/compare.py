@@ -5,9 +5,9 @@ derivative ⟨G, D⟩ is summed exactly (mpmath) and compared with the reference
 
     tol = C_NOISE · noise(D) + C_FLOOR · u · Σ|Gᵢⱼ Dᵢⱼ| + C_REF · err_ref(D)
 
-* noise(D): the float64 round-off of the user's computation, measured, not assumed: the spread of ⟨G̃ − G, D⟩
-  over the user's gradient G̃ re-computed at inputs perturbed by a few units in the last place (what a backward
-  stable computation's error looks like — it grows with the size and the conditioning of the problem);
+* noise(D): the float64 round-off of the user's computation, measured, not assumed: second differences of the
+  user's gradient under input moves of ±2⁻³⁰, which cancel the true change and re-draw every rounding error
+  (:func:`matderiv.check.user.measure_noise`; it grows with the size and the conditioning of the problem);
 * u · Σ|Gᵢⱼ Dᵢⱼ|: the rounding of each stored entry, for a computation so exact that the perturbation does not
   move it;
 * err_ref: the reference's own error estimate (tiny for mpmath; Ridders' estimate for float64).
@@ -183,8 +183,10 @@ class GradReport:
             bad = [c for c in v.comparisons if not c.ok or (self.strict and c.kind == "kink")]
             kinks = f", {v.kinks} at a kink" if v.kinks else ""
             if not bad:
-                lines.append(f"correct: {self.title} for {v.name} — {n} {unit} agree to ≥ {v.digits:g} digits"
-                             f"{kinks} (reference: {self.reference_kind}, good to {self.reference_digits:g} digits)")
+                agree = f"agree to ≥ {v.digits:g} digits" if v.kinks < n else "are at a kink"
+                lines.append(f"correct: {self.title} for {v.name} — {n} {unit} {agree}"
+                             f"{kinks if v.kinks < n else ''} (reference: {self.reference_kind}, good to "
+                             f"{self.reference_digits:g} digits)")
             else:
                 lines.append(f"FAILED: {self.title} for {v.name} — {len(bad)} of {n} {unit} disagree{kinks}")
                 for c in bad[:3]:

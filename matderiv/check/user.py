@@ -19,10 +19,12 @@ from ..core.expr import ONE, Expr, describe
 from .compare import GradReport, run
 from .reference import MpmathReference, U
 
-PERTURB = 4 * U  # relative size of the input perturbations that measure the user's round-off
+FAR = 2.0 ** -30  # relative input moves whose second differences measure the user's round-off
+PERTURB = 4 * U  # the small moves used where the gradient jumps within FAR
+JUMP = 1e-8  # second differences beyond this fraction of Σ|G∘D| mean a jump, not round-off
 N_PERTURB = 3
-TOLERANCE_TEXT = ("10 × the float64 round-off of the analytic side, measured by re-computing it at inputs moved by "
-                  "±4 units of round-off (3 times), + 16·u·Σ|G∘D| + 10 × the reference's error estimate")
+TOLERANCE_TEXT = ("10 × the float64 round-off of the analytic side, measured by second differences of it under input "
+                  "moves of ±2^-30 (3 pairs), + 16·u·Σ|G∘D| + 10 × the reference's error estimate")
 
 
 def as_array(value: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
@@ -89,27 +91,38 @@ def call_user(fn: Callable[..., Any], vals: Mapping[str, Any], rest: tuple[Any, 
         raise CheckError(f"check: calling {what} failed: {type(exc).__name__}: {exc}") from exc
 
 
-def perturbed(values: Mapping[str, np.ndarray], gen: np.random.Generator) -> list[dict[str, np.ndarray]]:
-    """Copies of the inputs, every entry moved by a relative ±4u (a few units in the last place)."""
-    out = []
+def _moved(xs: Sequence[np.ndarray], rel: float, signs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    return [np.asarray(x, dtype=float) * (1 + rel * r) for x, r in zip(xs, signs)]
+
+
+def measure_noise(grads_at: Callable[[list[np.ndarray]], list[np.ndarray]], base: list[np.ndarray],
+                  xs: Sequence[np.ndarray], wrt: Sequence[int], gen: np.random.Generator) -> Callable[[int, np.ndarray], float]:
+    """noise(w, D): the float64 round-off of ⟨G, D⟩ in the user's computation, measured.
+
+    Second differences ⟨(G(x+δ) + G(x−δ))/2 − G(x), D⟩ with every input entry moved by a relative δ = ±2⁻³⁰: the
+    true change of the gradient is linear in δ and cancels, its curvature term is O(δ²) ≈ 1e-18, and what remains
+    is the round-off of three independent evaluations (a δ of 1e-9 changes every intermediate far beyond its last
+    bit, so the rounding errors are re-drawn, systematic ones such as 1 − σ(t) near σ = 1 included). Where the
+    gradient jumps within δ (a kink of the user's function), the second differences are O(1): there the spread of
+    G under moves of ±4 units of round-off serves instead."""
+    far: list[list[np.ndarray]] = [[] for _ in wrt]
+    near: list[list[np.ndarray]] = [[] for _ in wrt]
     for _ in range(N_PERTURB):
-        out.append({k: np.asarray(v, dtype=float) * (1 + PERTURB * gen.choice([-1.0, 1.0], np.shape(v)))
-                    for k, v in values.items()})
-    return out
-
-
-def noise_from_function(grads_at: Callable[[Mapping[str, np.ndarray]], list[np.ndarray]], base: list[np.ndarray],
-                        wrt_names: Sequence[str], values: Mapping[str, np.ndarray], names: Sequence[str],
-                        wrt_index: Sequence[int], gen: np.random.Generator) -> Callable[[int, np.ndarray], float]:
-    """noise(w, D) = max over perturbed inputs of |⟨G̃ − G, D⟩|: the user's round-off, measured."""
-    diffs: dict[int, list[np.ndarray]] = {w: [] for w in wrt_index}
-    for vals in perturbed(values, gen):
-        gs = grads_at(vals)
-        for w, g, g0 in zip(wrt_index, gs, base):
-            diffs[w].append(np.asarray(g, dtype=float) - g0)
+        signs = [gen.choice([-1.0, 1.0], np.shape(x)) for x in xs]
+        plus, minus = grads_at(_moved(xs, FAR, signs)), grads_at(_moved(xs, -FAR, signs))
+        close = grads_at(_moved(xs, PERTURB, signs))
+        for j, g0 in enumerate(base):
+            far[j].append((np.asarray(plus[j], dtype=float) + np.asarray(minus[j], dtype=float)) / 2 - g0)
+            near[j].append(np.asarray(close[j], dtype=float) - g0)
+    pos = {w: j for j, w in enumerate(wrt)}
 
     def noise(w: int, d: np.ndarray) -> float:
-        return max(abs(float(np.sum(dg * d))) for dg in diffs[w]) if diffs[w] else 0.0
+        j = pos[w]
+        second = max(abs(float(np.sum(dg * d))) for dg in far[j])
+        scale = float(np.sum(np.abs(base[j] * d)))
+        if second > JUMP * scale:
+            return max(abs(float(np.sum(dg * d))) for dg in near[j])
+        return second
     return noise
 
 
@@ -117,7 +130,9 @@ def noise_from_reference(reference: MpmathReference, names: Sequence[str], value
                          gen: np.random.Generator) -> Callable[[int, np.ndarray], float]:
     """For a gradient given as numbers (no function to re-run): how much the exact directional derivative moves
     when the inputs move by a few units in the last place — the conditioning part of any float64 computation."""
-    refs = [reference.at([p[n] for n in names]) for p in perturbed(values, gen)[:2]]
+    moved = [_moved([values[n] for n in names], PERTURB, [gen.choice([-1.0, 1.0], np.shape(values[n])) for n in names])
+             for _ in range(2)]
+    refs = [reference.at(m) for m in moved]
     cache: dict[tuple[int, bytes], Any] = {}
 
     def noise(w: int, d: np.ndarray) -> float:
@@ -131,9 +146,12 @@ def noise_from_reference(reference: MpmathReference, names: Sequence[str], value
 
 def check_values(title: str, phi_mp: Callable[[list[np.ndarray]], Any], names: list[str], nat: dict[str, np.ndarray],
                  wrt_names: list[str], grad: object, dps: int, mode: str, strict: bool, args: Sequence[str] | None,
-                 dirs: dict[str, list[np.ndarray]], gen: np.random.Generator, rest: tuple[Any, ...] = (),
+                 dirs: dict[str, list[np.ndarray]], gen: np.random.Generator, seed_name: str | None = None,
                  what: str = "grad", given_at: bool = False) -> GradReport:
-    """The check of user gradient values (``grad``: a function, arrays, or a list of one per variable)."""
+    """The check of user gradient values (``grad``: a function, arrays, or a list of one per variable). With
+    ``seed_name`` (a VJP), the function gets the other symbols' values and then the seed's."""
+    rest: tuple[Any, ...] = () if seed_name is None else (nat[seed_name],)
+    inputs = [n for n in names if n != seed_name]
     shapes = {n: np.shape(nat[n]) for n in names}
     wrt_index = [names.index(n) for n in wrt_names]
     items = list(grad) if isinstance(grad, (list, tuple)) and len(wrt_names) > 1 else [grad]
@@ -144,7 +162,7 @@ def check_values(title: str, phi_mp: Callable[[list[np.ndarray]], Any], names: l
         raise ArgumentError(f"check: {what} gives {len(items)} item(s) for {len(wrt_names)} variable(s) "
                             f"({', '.join(wrt_names)}); give one per variable, or one function returning a tuple")
     one_fn = len(items) == 1 and callable(items[0]) and len(wrt_names) > 1
-    calls = [caller(it, names, args, what, extra=len(rest)) if callable(it) else None for it in items]
+    calls = [caller(it, inputs, args, what, extra=len(rest)) if callable(it) else None for it in items]
     if any(c is None for c in calls) and not given_at:
         raise ArgumentError(f"check: {what} given as numbers is the gradient at one point; give that point with at=, "
                             f"or give a function of the inputs")
@@ -169,7 +187,8 @@ def check_values(title: str, phi_mp: Callable[[list[np.ndarray]], Any], names: l
     reference = MpmathReference(phi_mp, [nat[n] for n in names], dps, verify=False, what="the expression")
     reference.start()
     if all(c is not None for c in calls):
-        noise = noise_from_function(grads_at, base, wrt_names, nat, names, wrt_index, gen)
+        noise = measure_noise(lambda xs: grads_at(dict(zip(names, xs))), base, [nat[n] for n in names], wrt_index,
+                              gen)
     else:
         noise = noise_from_reference(reference, names, nat, gen)
     variables = run(names, wrt_index, [nat[n] for n in names], base, reference, noise,
