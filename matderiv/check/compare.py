@@ -30,7 +30,7 @@ import numpy as np
 
 from .reference import Numeric, U, dot_exact
 
-C_NOISE = 10.0
+C_NOISE = 5.0
 C_FLOOR = 16.0
 C_REF = 10.0
 MAX_LOCATED = 5
@@ -55,8 +55,15 @@ def digits_of(diff: float, scale: float, cap: float) -> float:
     return round(min(cap, max(0.0, -math.log10(abs(diff) / abs(scale)))), 1)
 
 
-def _g(v: float) -> str:
-    return f"{v:.6g}" if v == 0 or 1e-4 <= abs(v) < 1e6 else f"{v:.3e}"
+def _g(v: float, places: int = 6) -> str:
+    return f"{v:.{places}g}" if v == 0 or 1e-4 <= abs(v) < 1e6 else f"{v:.{places - 3}e}"
+
+
+def _places(rel: float) -> int:
+    """Enough significant digits to show a relative difference ``rel`` (6 to 17)."""
+    if not rel or not np.isfinite(rel) or rel >= 1e-4:
+        return 6
+    return int(min(17, math.ceil(-math.log10(rel)) + 2))
 
 
 @dataclass
@@ -79,9 +86,10 @@ class Comparison:
         return self.kind != "mismatch"
 
     def line(self) -> str:
-        side = "" if self.left is None or self.kind == "smooth" else \
+        p = _places(self.rel_err)
+        side = "" if self.left is None or self.kind == "smooth" or _g(self.left) == _g(self.right) else \
             f" (one-sided {_g(self.left)} | {_g(self.right)})"  # type: ignore[arg-type]
-        return (f"{self.label}: analytic {_g(self.analytic)}, numeric {_g(self.numeric)}{side}, "
+        return (f"{self.label}: analytic {_g(self.analytic, p)}, numeric {_g(self.numeric, p)}{side}, "
                 f"|Δ| {self.abs_err:.2e} (rel {self.rel_err:.2e}, tolerance {self.tol:.2e}), "
                 f"{self.digits:g} digits — {self.kind}")
 
@@ -103,7 +111,8 @@ class Entry:
         return f"{self.name}[{', '.join(map(str, self.index))}]" if self.index else self.name
 
     def line(self) -> str:
-        return (f"{self.label}: analytic {_g(self.analytic)}, numeric {_g(self.numeric)}, "
+        p = _places(self.rel_err)
+        return (f"{self.label}: analytic {_g(self.analytic, p)}, numeric {_g(self.numeric, p)}, "
                 f"|Δ| {self.abs_err:.2e}, rel {self.rel_err:.2e}, {self.digits:g} digits")
 
 

@@ -43,7 +43,7 @@ def _torch() -> Any:
 
 
 def _name_of(func: Any) -> str:
-    n = getattr(func, "__qualname__", None) or type(func).__name__
+    n = getattr(func, "__name__", None) or type(func).__name__
     if getattr(func, "__name__", "") == "apply" and hasattr(func, "__self__"):
         n = f"{func.__self__.__name__}.apply"
     return n if len(n) < 60 else n[:57] + "..."
