@@ -7,11 +7,6 @@ a @ b.T
 """
 from __future__ import annotations
 
-from .api import (ArgumentError, CheckError, CheckReport, DerivativeError, GradReport, check_vjp, gradcheck, Expr, InvalidNameError, MatderivError,
-                  ParseError, ShapeError, __all__, __version__, abs, add, apply, check, const, cos, det, diag,
-                  divide, elementwise, exp, eye, from_sympy, from_torch, grad, inv, kron, lambdify, latex, latex_equation, log,
-                  logdet, logsumexp, matmul, matrix, mpmath_code, mpmath_function, mul, norm1, norm2, numpy_code,
-                  ones, ones_like, parse, power, relu, scalar, sigmoid, sign, simplify, sin, softmax, softplus,
-                  solve, sqrt, step, sum, symbol, tan, tanh, to_sympy, to_text, torch_parameters, trace, transpose, vector, vjp,
-                  zeros, zeros_like)
-from . import testing  # md.testing: assert_grad_correct, assert_vjp_correct, assert_gradcheck
+from .api import *  # noqa: F403  (the public API, defined once in matderiv.api; op blocks export through it)
+from .api import __all__, __version__  # noqa: F401
+from . import testing  # noqa: E402  md.testing: assert_grad_correct, assert_vjp_correct, assert_gradcheck

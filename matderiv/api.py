@@ -8,6 +8,7 @@ from .codegen import lambdify, mpmath_code, mpmath_function, numpy_code
 from .core.errors import (ArgumentError, CheckError, DerivativeError, InvalidNameError, MatderivError, ParseError,
                      ShapeError)
 from .core.expr import Expr
+from .ops import API as _OPS_API
 from .ops import (abs_ as abs, add, apply, cos, det, diag, divide, elementwise, exp, eye, inv, kron, log, logdet,
                   logsumexp, matmul, mul, norm1, norm2, ones, ones_like, power, relu, sigmoid, sign, sin, softmax,
                   softplus, solve, sqrt, step, sum_ as sum, tan, tanh, trace, transpose, zeros, zeros_like)
@@ -48,3 +49,5 @@ __all__ = [
     "parse", "to_text",
     "numpy_code", "lambdify",
 ]
+globals().update(_OPS_API)  # every op block's constructors, including blocks added later (ops.API)
+__all__ += sorted(set(_OPS_API) - set(__all__))

@@ -11,6 +11,7 @@ from fractions import Fraction
 from typing import Callable, Iterable
 
 from .core.expr import ONE, OPS, Expr, sort_key
+from .core.spec import RULES as SPEC_RULES
 from .ops import (add, apply, const, eye, inv, is_number, logdet, logsumexp, matmul, mul, neg, ones, power, rebuild,
                   trace, transpose, zeros, zeros_like)
 
@@ -467,15 +468,10 @@ def power_trivial(e: Expr) -> Expr:
 
 # ---- elementwise functions ---------------------------------------------------------------------------------------------------
 def apply_inverse_pair(e: Expr) -> Expr:
-    """log(exp(X)) = X and exp(log(X)) = X (X > 0 where log is defined); log(det X) = log det X;
-    log softmax(z) = z − logsumexp(z)."""
+    """log(exp(X)) = X and exp(log(X)) = X (X > 0 where log is defined)."""
     fn, a = e.params[0].name, e.args[0]
     if a.op == "apply" and {fn, a.params[0].name} == {"exp", "log"}:
         return a.args[0]
-    if fn == "log" and a.op == "det":
-        return logdet(a.args[0])
-    if fn == "log" and a.op == "softmax":
-        return add(a.args[0], neg(logsumexp(a.args[0])))
     return e
 
 
@@ -559,11 +555,6 @@ def sum_of_hadamard_eye(e: Expr) -> Expr:
     return e
 
 
-def sum_of_softmax(e: Expr) -> Expr:
-    """Σᵢ softmax(z)ᵢ = 1."""
-    return const(1) if e.args[0].op == "softmax" else e
-
-
 def diag_of_sum(e: Expr) -> Expr:
     """diag(A + B) = diag A + diag B (diag is linear)."""
     a = e.args[0]
@@ -590,13 +581,14 @@ IDENTITIES: dict[str, list[Rule]] = {
     "trace": [trace_of_kron],
     "diagpart": [diag_of_sum, diag_of_outer],
     "logdet": [logdet_of_inverse],
-    "sum": [sum_of_softmax, sum_of_hadamard_eye],
+    "sum": [sum_of_hadamard_eye],
     "inv": [inv_of_inv, inv_of_product],
 }
 
 
 def rules_of(name: str) -> list[Rule]:
-    """The rules of the op ``name``: the generic ones its spec's flags give, then its own identities."""
+    """The rules of the op ``name``: the generic ones its spec's flags give, then its identities (here, and those
+    op blocks registered with :func:`matderiv.core.spec.defrule`)."""
     op = OPS[name]
     out: list[Rule] = [linear_of_zero] if op.linear else []
     if op.transpose == "invariant":
@@ -605,7 +597,7 @@ def rules_of(name: str) -> list[Rule]:
         out.append(of_scalar)
     if op.scales:
         out.append(pull_coefficient)
-    return out + IDENTITIES.get(name, [])
+    return out + IDENTITIES.get(name, []) + SPEC_RULES.get(name, [])
 
 
 _STEPS: dict[str, Rule] = {}

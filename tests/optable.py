@@ -15,6 +15,7 @@ import sympy
 
 import matderiv as md
 from matderiv.core.expr import Expr
+from matderiv.ops.cholesky import phi
 
 Array = np.ndarray
 Values = Callable[[np.random.Generator], list[Array]]
@@ -69,6 +70,9 @@ NUMPY: dict[str, Callable[..., Array]] = {
     "trace": lambda e, a: _scalar(np.trace(a)),
     "det": lambda e, a: _scalar(np.linalg.det(a)),
     "logdet": lambda e, a: _scalar(np.log(np.linalg.det(a))),
+    "logabsdet": lambda e, a: _scalar(np.log(np.abs(np.linalg.det(a)))),
+    "cholesky": lambda e, a: np.linalg.cholesky((a + a.T) / 2),
+    "phi": lambda e, a: np.tril(a) - 0.5 * np.diag(np.diag(a)),
     "inv": lambda e, a: np.linalg.inv(a),
     "solve": lambda e, a, b: np.linalg.solve(a, b),
     "sum": lambda e, a: _scalar(a.sum()),
@@ -81,7 +85,7 @@ NUMPY: dict[str, Callable[..., Array]] = {
     "logsumexp": lambda e, a: _scalar(np.log(np.exp(a).sum())),
     "softmax": lambda e, a: np.exp(a) / np.exp(a).sum(),
 }
-LEAVES = frozenset({"symbol", "const", "ones", "zeros", "eye"})
+LEAVES = frozenset({"symbol", "const", "ones", "zeros", "eye", "dimension"})
 
 
 def reference(e: Expr, env: dict[str, Array], dims: dict[str, int]) -> Array:
@@ -104,6 +108,8 @@ def reference(e: Expr, env: dict[str, Array], dims: dict[str, int]) -> Array:
             v = np.full(shape, 1.0 if x.op == "ones" else 0.0)
         elif x.op == "eye":
             v = np.eye(shape[0])
+        elif x.op == "dimension":
+            v = _scalar(size(x.params[0]))
         elif x.op in NUMPY:
             v = NUMPY[x.op](x, *(memo[y] for y in x.args))
         else:  # pragma: no cover
@@ -122,6 +128,7 @@ class Sample:
     build: Callable[[], tuple[Expr, list[Expr]]]
     values: Values
     sympy: bool = True  # SymPy can express it (the round trip is tested)
+    text: bool = True  # the text language can write it (the round trip is tested)
     tags: tuple[str, ...] = field(default=())
 
     def make(self) -> tuple[Expr, list[Expr]]:
@@ -167,6 +174,14 @@ def well_conditioned(rng: np.random.Generator, n: int) -> Array:
 def square(n: int, *more: tuple[int, int]) -> Values:
     """A generic well-conditioned n×n matrix with positive determinant, then normal values."""
     return lambda rng: [well_conditioned(rng, n)] + [rng.standard_normal(s) for s in more]
+
+
+def spd_part(n: int) -> Values:
+    """A matrix whose symmetric part is positive definite (and which is not symmetric itself)."""
+    def make(rng: np.random.Generator) -> list[Array]:
+        b, c = rng.standard_normal((n, n)), rng.standard_normal((n, n))
+        return [b @ b.T / n + np.eye(n) + 0.3 * (c - c.T)]
+    return make
 
 
 def mat(name: str, r: int, c: int) -> Expr:
@@ -225,6 +240,8 @@ SAMPLES: dict[str, list[Sample]] = {
                      normal((3, 2), (2, 4)))],
     "det": [Sample("det A", lambda: (md.det(A33), [A33]), square(3))],
     "logdet": [Sample("logdet A", lambda: (md.logdet(A33), [A33]), square(3))],
+    "logabsdet": [Sample("logabsdet A, det A < 0", lambda: (md.logabsdet(A33), [A33]),
+                         lambda rng: [np.diag([-1.0, 1.0, 1.0]) @ well_conditioned(rng, 3)])],
     "inv": [Sample("inv A", lambda: (md.inv(A33), [A33]), square(3))],
     "solve": [
         Sample("solve(A,B)", lambda: (md.solve(A33, B32), [A33, B32]), square(3, (3, 2))),
@@ -247,6 +264,8 @@ SAMPLES: dict[str, list[Sample]] = {
         Sample("lse v", lambda: (md.logsumexp(v3), [v3]), normal((3, 1))),
         Sample("lse X", lambda: (md.logsumexp(X32), [X32]), normal((3, 2))),
     ],
+    "cholesky": [Sample("chol S, S not symmetric", lambda: (md.cholesky(A33), [A33]), spd_part(3), sympy=False)],
+    "phi": [Sample("phi A", lambda: (phi(A33), [A33]), normal((3, 3)), sympy=False)],
     "softmax": [Sample("softmax v", lambda: (md.softmax(v3), [v3]), normal((3, 1)))],
 }
 ALL: list[tuple[str, Sample]] = [(op, smp) for op, smps in SAMPLES.items() for smp in smps]

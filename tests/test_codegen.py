@@ -17,7 +17,7 @@ import pytest
 import sympy
 
 import matderiv as md
-from matderiv.core.expr import Expr
+from matderiv.core.expr import Expr, iter_nodes
 from conftest import reference
 from matderiv.ops import blockdot, blocksum
 
@@ -216,15 +216,6 @@ def _check_natural(e: Expr, out: Any) -> None:
     else:
         assert isinstance(out, np.ndarray) and out.dtype == np.float64
         assert out.shape == ((r * c,) if 1 in (r, c) else (r, c))
-
-
-def test_every_op_is_covered() -> None:
-    ops = set()
-    for build, _ in CASES.values():
-        from matderiv.core.expr import iter_nodes
-        ops |= {x.op for x in iter_nodes([build()])}
-    from matderiv.core.expr import OPS
-    assert set(OPS) - ops == set()
 
 
 # ---- shapes and types of inputs --------------------------------------------------------------------------------------
@@ -580,11 +571,35 @@ def test_bad_arguments() -> None:
         md.numpy_code(a + a, [md.vector("a", m)])
 
 
-def test_undetermined_dimension_is_named() -> None:
+def test_undetermined_dimension_is_a_keyword() -> None:
+    """A dimension no argument's shape gives is a keyword-only parameter named after it (issue 6 item 7)."""
+    x = md.vector("x", "n")
+    g = md.grad(s * md.sum(x), x)  # s 1: its size n is known to no argument of lambdify([s], g)
+    fn = md.lambdify([s], g)
+    np.testing.assert_array_equal(fn(2.0, n=4), [2.0, 2.0, 2.0, 2.0])
+    assert "def f(s, *, n):" in md.numpy_code(g, [s]) and fn.dims == ("n",)
+    with pytest.raises(md.ArgumentError, match="dimension n"):
+        fn(2.0)
+    with pytest.raises(md.ArgumentError, match="'k'"):
+        fn(2.0, n=4, k=2)
+    for bad in (0, 2.5, "4"):
+        with pytest.raises(md.ArgumentError, match="dimension n"):
+            fn(2.0, n=bad)
     with pytest.raises(md.ArgumentError, match="dimension k"):
-        md.lambdify([b], md.ones("k") @ b.T)
-    with pytest.raises(md.ArgumentError, match="dimension k"):
-        md.numpy_code(md.sum(md.ones("k", m) * b.T), [b])
+        md.lambdify([b], md.ones("k") @ b.T)(V["b"])
+    out = md.lambdify([b], md.ones("k") @ b.T)(V["b"], k=2)
+    np.testing.assert_array_equal(out, np.outer(np.ones(2), V["b"]))
+    assert md.lambdify([b], md.sum(md.ones("k", m) * b.T))(V["b"], k=5) == pytest.approx(5 * V["b"].sum())
+    # a dimension some arguments fix and a keyword one together; a keyword checked against a compound dimension
+    w2 = md.vector("w", 2 * sympy.Symbol("k"))
+    fn2 = md.lambdify([w2, a], md.sum(w2) * md.ones("k") + 0 * md.sum(a))
+    np.testing.assert_allclose(fn2(np.arange(6.0), V["a"], k=3), [15.0] * 3)
+    with pytest.raises(md.ShapeError, match="'w'"):
+        fn2(np.arange(6.0), V["a"], k=2)
+    # the keyword keeps the dimension's name when a symbol has it (the symbol is renamed)
+    nsym = md.scalar("n")
+    fn3 = md.lambdify([nsym], nsym * md.ones("n"))
+    assert fn3(1.5, n=2).tolist() == [1.5, 1.5] and "def f(n_1, *, n):" in fn3.source
 
 
 def test_wrong_input_shapes() -> None:
@@ -628,10 +643,60 @@ def test_invalid_function_names() -> None:
             md.numpy_code(a, [a], name=bad)
 
 
-def test_elementwise_function_numpy_cannot_evaluate() -> None:
-    erf = md.elementwise("erfish", lambda t: sympy.erf(t))
-    with pytest.raises(md.ArgumentError, match="erfish"):
-        md.numpy_code(erf(a), [a])
+def test_elementwise_function_numpy_cannot_evaluate(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "scipy", None)  # without scipy, Bessel functions are out of reach
+    monkeypatch.setitem(sys.modules, "scipy.special", None)
+    bessel = md.elementwise("besselish", lambda t: sympy.besselj(0, t))
+    with pytest.raises(md.ArgumentError, match="besselish"):
+        md.numpy_code(bessel(a), [a])
+
+
+gelu = md.elementwise("gelu", lambda t: t * (1 + sympy.erf(t / sympy.sqrt(2))) / 2)  # exact GELU, torch's default
+
+
+def _gelu(t: np.ndarray) -> np.ndarray:
+    import math
+    return np.array([v * (1 + math.erf(v / math.sqrt(2))) / 2 for v in t])
+
+
+def _gelu_prime(t: np.ndarray) -> np.ndarray:
+    import math
+    return np.array([(1 + math.erf(v / math.sqrt(2))) / 2 + v * math.exp(-v * v / 2) / math.sqrt(2 * math.pi)
+                     for v in t])
+
+
+@pytest.mark.parametrize("scipy", [True, False])
+def test_erf_lambdifies_with_scipy_or_vectorised_math(scipy: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """exact GELU and its derivative: scipy.special.erf when scipy is installed, else np.vectorize(math.erf)."""
+    if scipy:
+        pytest.importorskip("scipy.special")
+    else:
+        monkeypatch.setitem(sys.modules, "scipy", None)
+        monkeypatch.setitem(sys.modules, "scipy.special", None)
+    x = md.vector("x", n)
+    f = md.sum(gelu(x))
+    g = md.grad(f, x)
+    src = md.numpy_code([f, g], [x])
+    if scipy:
+        assert "import scipy.special\n" in src and "scipy.special.erf(" in src and "math" not in src
+    else:
+        assert "scipy" not in src and "import math\n" in src and "np.vectorize(math.erf" in src
+    value, grad = md.lambdify([x], [f, g])(V["a"])
+    np.testing.assert_allclose(value, _gelu(V["a"]).sum(), rtol=1e-14)
+    np.testing.assert_allclose(grad, _gelu_prime(V["a"]), rtol=1e-14)
+    assert "scipy" not in md.numpy_code(md.exp(x), [x]) and "math" not in md.numpy_code(md.exp(x), [x])
+
+
+def test_parts_of_a_derivative_are_named_after_what_they_compute() -> None:
+    """d/dx gelu = ½ + ½ erf(x/√2) + x e^{−x²/2}/√(2π): the erf part is named after erf, the other a part of gelu′
+    (not gelu′ itself)."""
+    x = md.vector("x", n)
+    g = md.grad(md.sum(gelu(x)), x)
+    names = sorted(e.params[0].name for e in iter_nodes([g]) if e.op == "apply")
+    assert names == ["erf_scaled", "gelu_prime_part"], names
+    whole = md.elementwise("wiggle", lambda t: sympy.pi * sympy.sin(t))
+    names = [e.params[0].name for e in iter_nodes([md.grad(md.sum(whole(x)), x)]) if e.op == "apply"]
+    assert names == ["wiggle_prime"]  # the derivative is one unknown part: it is wiggle′
 
 
 def test_logdet_is_log_of_a_positive_determinant() -> None:

@@ -1,5 +1,10 @@
 """Generated code: standalone numpy functions (:func:`numpy_code`, :func:`lambdify`) and mpmath functions
-(:func:`mpmath_code`, :func:`mpmath_function`) for the certificate."""
+(:func:`mpmath_code`, :func:`mpmath_function`) for the certificate.
+
+:mod:`.common` (identifiers, transposes, use counts, numbers) and :mod:`.args` (parameters, dimensions, shape
+checks) serve every backend; :mod:`.lower` rewrites the IR for array libraries, :mod:`.numpy` prints it (a
+backend for another array library is a subclass of its printer), :mod:`.mpmath` calls the ops' own definitions.
+See docs/extending.md."""
 from __future__ import annotations
 
 from .numpy import lambdify, numpy_code

@@ -1,16 +1,17 @@
-"""What every code backend shares (numpy here, mpmath for the certificate).
-
-Shared by the printers (numpy here, mpmath for the certificate):
+"""What every code backend shares (the array backends of :mod:`.numpy`, and :mod:`.mpmath` for the certificate):
 
 * :func:`outputs_of` and :func:`resolve_args` turn what the user passed into expressions and parameter symbols;
-* :class:`Names` hands out identifiers that cannot clash (user symbols keep their names where possible);
+* :class:`Names` hands out identifiers that cannot clash (user symbols keep their names where possible), and
+  :func:`reserved` is what a backend's generated module binds besides them;
+* :func:`number_code` and :func:`mpmath_number` write numbers (exact fractions stay exact where they can);
 * :class:`Canonical` makes a value and its transpose one value, so that a forward pass the simplifier printed
   once as ``X @ W.T + ones(N) @ b.T`` and once as ``W @ X.T + b @ ones(N).T`` is computed once;
 * :func:`use_counts` counts the uses of each node of a DAG (common subexpressions are the nodes used twice);
 * :func:`dim_bindings` says which argument's shape gives each dimension symbol.
 
-Generated code is built only from identifiers that passed :func:`matderiv.expr.check_name`, names made here, and
-numbers; it is compiled with ``exec`` in a fresh namespace (never user text).
+(:mod:`.args` plans a function's parameters and dimensions from these.) Generated code is built only from
+identifiers that passed :func:`matderiv.core.dims.check_name`, names made here, numbers and matderiv's own
+source; it is compiled with ``exec`` in a fresh namespace (never user text).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import builtins
 import keyword
 import unicodedata
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Callable, Hashable, Iterable, Sequence
 
 import sympy
@@ -25,11 +27,37 @@ import sympy
 from ..core.errors import ArgumentError, InvalidNameError, ShapeError
 from ..core.expr import ONE, Expr, check_name, describe, fmt_shape, iter_nodes
 from ..ops import as_expr
+from ..printing.base import fmt_number
 
-# Names a generated function may use besides its own: the numpy module and Python's builtins.
-RESERVED: frozenset[str] = frozenset({"np", "numpy"}) | frozenset(dir(builtins)) | frozenset(keyword.kwlist)
+_PYTHON: frozenset[str] = frozenset(dir(builtins)) | frozenset(keyword.kwlist)
+
+
+def reserved(*module_names: str) -> frozenset[str]:
+    """The identifiers a parameter must not take in a generated module that binds ``module_names`` at its top:
+    those, Python's builtins and keywords."""
+    return frozenset(module_names) | _PYTHON
+
+
+# Names a generated numpy function may use besides its own: the modules it may import and Python's builtins.
+RESERVED: frozenset[str] = reserved("np", "numpy", "scipy", "math")
 # The global names the numpy code does use; the function itself must not be called one of these.
-GLOBALS_USED: frozenset[str] = frozenset({"np", "float", "ValueError"})
+GLOBALS_USED: frozenset[str] = frozenset({"np", "numpy", "scipy", "math", "float", "int", "ValueError"})
+
+
+# ---- numbers ----------------------------------------------------------------------------------------------------
+def number_code(v: Any) -> str:
+    """A number as float64 source: ``2``, ``0.5``, ``(1/3)`` (see :func:`matderiv.printing.base.fmt_number`)."""
+    return fmt_number(v)
+
+
+def mpmath_number(v: Any) -> str:
+    """A number as the argument of ``mpmath.mpf``/``_c``: ints and fractions exactly (``mpmath.mpf(1) / 3``),
+    floats by their shortest decimal (``'0.1'``, read by mpmath at the working precision)."""
+    if isinstance(v, Fraction):
+        return f"mpmath.mpf({v.numerator}) / {v.denominator}"
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ArgumentError(f"a constant must be a number, got {v!r}")
+    return str(v) if isinstance(v, int) else repr(repr(float(v)))
 
 
 # ---- what the user passed -------------------------------------------------------------------------------------
@@ -119,11 +147,12 @@ class Names:
                 return name
 
 
-def function_name(name: object) -> str:
-    """A valid name for the generated function (an identifier that hides no name the generated code uses)."""
+def function_name(name: object, used: frozenset[str] = GLOBALS_USED) -> str:
+    """A valid name for the generated function (an identifier that hides none of the global names ``used`` by
+    the generated code)."""
     check_name(name, "function")
     assert isinstance(name, str)
-    if unicodedata.normalize("NFKC", name) in GLOBALS_USED:
+    if unicodedata.normalize("NFKC", name) in used:
         raise InvalidNameError(f"function name {name!r} would hide a name the generated code uses; choose another")
     return name
 
@@ -271,5 +300,5 @@ def use_counts(roots: Sequence[Any]) -> tuple[list[Any], dict[Any, int]]:
     return order, uses
 
 
-__all__ = ["outputs_of", "resolve_args", "free_symbols_by_name", "Names", "RESERVED",
-           "GLOBALS_USED", "function_name", "parameter_names", "DimUse", "dim_uses", "dim_bindings", "Canonical", "use_counts"]
+__all__ = ["outputs_of", "resolve_args", "free_symbols_by_name", "Names", "RESERVED", "reserved", "number_code",
+           "mpmath_number", "GLOBALS_USED", "function_name", "parameter_names", "DimUse", "dim_uses", "dim_bindings", "Canonical", "use_counts"]

@@ -9,7 +9,7 @@ the repetitive rules of linear and bilinear ops, as JAX's ``deflinear2``/``defbi
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
 
 import sympy
@@ -107,8 +107,8 @@ class Op:
     of_scalar: Callable[[Expr], Expr] | None = None  # what it is of a 1×1 argument: tr s = s, log det s = log s
     domain: Domain | Callable[[Expr], Domain | None] | None = None  # where its (first) argument must lie
     
-    text: str = ""                          # str() form over the printed arguments: "trace({0})"
-    latex: str = ""                         # LaTeX form: r"\operatorname{{tr}}\left({0}\right)"
+    text: str | Callable[..., str] = ""     # str() form over the printed arguments: "trace({0})", or
+    latex: str | Callable[..., str] = ""    # (node, *printed args) -> str; LaTeX: r"\operatorname{{tr}}\left({0}\right)"
     lang: str = ""                          # its name in the text language ("" when not in the language)
     params: tuple[str, ...] = ()            # names of its parameters, written as trailing integer arguments
     sympy: Callable[..., Any] | None = None  # (converter, node, *SymPy arguments) -> its SymPy expression
@@ -212,6 +212,24 @@ def defbilinear(name: str, shape: ShapeRule, left: Callable[[Expr, Expr], Expr],
     return defop(name, shape, vjp=vjp, jvp=bilinear_jvp, arity=2, **fields)
 
 
+# ---- identities an op's block adds to the simplifier -------------------------------------------------------------
+#: Rewrite rules by the op they apply to, registered by op blocks (:func:`defrule`); the simplifier adds them to
+#: its own identities. A rule is a function Expr → Expr that returns its input unchanged when it does not apply, and
+#: its docstring states the identity.
+RULES: dict[str, list[Callable[[Expr], Expr]]] = {}
+
+
+def defrule(op: str, rule: Callable[[Expr], Expr]) -> Callable[[Expr], Expr]:
+    """Register ``rule`` for nodes of ``op`` (say log |det X| = logabsdet X, from logabsdet's block, for ``apply``)."""
+    RULES.setdefault(op, []).append(rule)
+    return rule
+
+
+def rule_for(op: str) -> Callable[[Callable[[Expr], Expr]], Callable[[Expr], Expr]]:
+    """``@rule_for("apply")`` above a rule: :func:`defrule` as a decorator."""
+    return lambda rule: defrule(op, rule)
+
+
 # ---- the text language's functions -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LangFunction:
@@ -237,4 +255,4 @@ def deffunction(name: str, arity: int, shape: ShapeRule, build: Callable[..., Ex
 
 
 __all__ = ["Op", "OPS", "defop", "update", "deflinear", "defbilinear", "node", "rebuild", "ShapeAlgebra",
-           "ShapeFailure", "CONCRETE", "TRANSPOSE", "LangFunction", "FUNCTIONS", "deffunction", "field"]
+           "ShapeFailure", "CONCRETE", "TRANSPOSE", "LangFunction", "FUNCTIONS", "deffunction", "RULES", "defrule", "rule_for"]

@@ -5,6 +5,7 @@ import numbers
 from fractions import Fraction
 from typing import Any, Sequence
 
+import mpmath
 import sympy
 
 from ..core.dims import ONE, Shape, as_dim, check_name, fmt_shape
@@ -12,8 +13,10 @@ from ..core.errors import ArgumentError, ShapeError
 from ..core.expr import OPS, Expr, describe
 from ..core.spec import ShapeAlgebra, defop, node, rebuild
 
-__all__ = ["as_expr", "const", "symbol", "ones", "zeros", "eye", "ones_like", "zeros_like", "is_number",
+__all__ = ["as_expr", "const", "dim", "symbol", "ones", "zeros", "eye", "ones_like", "zeros_like", "is_number",
            "node", "rebuild", "broadcast", "flat", "same", "to_scalar", "elementwise_shape", "square", "scalar_of_square"]
+#: The names the package exports (``md.<name>``; a trailing ``_`` is dropped: ``sum_`` is ``md.sum``).
+PUBLIC = ("symbol", "const", "dim", "eye", "ones", "zeros", "ones_like", "zeros_like")
 
 
 # ---- shape rules shared by several ops ------------------------------------------------------------------------
@@ -86,6 +89,27 @@ def const(value: int | float | Fraction) -> Expr:
     return Expr("const", (), (v, (ONE, ONE)), (ONE, ONE))
 
 
+# ---- a dimension used as a number ------------------------------------------------------------------------------
+def _dimension(n: Any) -> Any:
+    return mpmath.matrix([[n]])
+
+
+defop("dimension", lambda d, shapes, params: (d.one, d.one), transpose="symmetric",
+      text=lambda e: str(e.params[0]), latex=lambda e: sympy.latex(e.params[0]),
+      sympy=lambda conv, e: conv.dim(e.params[0]), mpmath=_dimension,
+      numpy=lambda p, n: (p.dimcode(n.params[0]), p.ATOM))
+
+
+def dim(d: object) -> Expr:
+    """A dimension used as a number (1×1): ``md.dim("n")``, or ``X.shape[0]`` of a matrix in arithmetic
+    (``md.norm2(X @ w - y)**2 / X.shape[0]``). It prints as n, and the generated code reads its size from an
+    argument's shape."""
+    size = as_dim(d)
+    if size.is_Integer:
+        return const(int(size))
+    return Expr("dimension", (), (size,), (ONE, ONE))
+
+
 def ones(n: object, m: object = 1) -> Expr:
     """The all-ones matrix (n×m); ``ones(n)`` is the ones vector 𝟏."""
     shape = (as_dim(n), as_dim(m))
@@ -112,6 +136,8 @@ def as_expr(v: object, what: str = "operand") -> Expr:
         return const(v)
     if hasattr(v, "item") and getattr(v, "shape", None) == ():  # numpy scalar
         return const(v.item())  # type: ignore[union-attr]
+    if isinstance(v, sympy.Expr) and v.free_symbols and all(s.is_integer and s.is_positive for s in v.free_symbols):
+        return dim(v)  # a dimension, such as X.shape[0], used as a number
     raise ArgumentError(f"{what} must be a matderiv expression or a number, got {type(v).__name__} {v!r}")
 
 

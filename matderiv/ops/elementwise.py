@@ -18,6 +18,9 @@ from ..core.spec import defop, node
 from .base import as_expr, broadcast, const, elementwise_shape, flat, is_number, same
 
 __all__ = ["add", "mul", "neg", "divide", "power", "apply", "elementwise", "to_expr", "reduce_to"]
+#: The names the package exports (``md.<name>``; a trailing ``_`` is dropped: ``sum_`` is ``md.sum``).
+PUBLIC = ("add", "mul", "divide", "power", "apply", "elementwise", "exp", "log", "sin", "cos", "tan", "tanh", "sqrt",
+          "abs_", "sign", "relu", "sigmoid", "softplus", "step")
 
 
 def reduce_to(arg: Expr, out: Expr, ct: Expr) -> Expr:
@@ -243,16 +246,32 @@ def to_expr(s: sympy.Expr, arg: Expr, name: str) -> Expr:
 
     Known functions, sums, products and rational powers become matderiv operations; any other part of ``s`` —
     an unknown function, or a term with an irrational number such as 2/√π, which a float would round — becomes
-    a new elementwise function named ``name``, ``name2``, … (one name per distinct part).
+    a new elementwise function named after what it computes: ``name`` when it is all of ``s`` (``gelu_prime``
+    is gelu′), ``F`` for F(x) (or F(k, x), k a number), ``F_scaled`` for F(c·x) and ``F_composed`` for F of another expression
+    (``erf_scaled`` is erf(x/√2)), ``name_part`` for any other part of ``s``; repeated names are numbered
+    (``name_part2``), one name per distinct part.
     """
     names: dict[sympy.Expr, str] = {}
+    whole = sympy.sympify(s)
+
+    def own_name(e: sympy.Expr) -> str:
+        if e == whole:
+            return name
+        inner = [a for a in e.args if not a.is_number] if e.is_Function else []
+        head = e.func.__name__ if len(inner) == 1 else ""  # polygamma(0, x) is a function of x alone
+        if head.isidentifier() and not head.startswith("_"):
+            (u,) = inner
+            if u == x:
+                return head  # erf(x) is called erf
+            scale = sympy.simplify(u / x)
+            return f"{head}_scaled" if scale.is_number else f"{head}_composed"
+        return f"{name}_part"
 
     def unknown(e: sympy.Expr) -> Expr:
-        own = e.func.__name__ if e.is_Function and e.args == (x,) else ""  # erf(x) is called erf
         if e not in names:
-            made = sum(v == name or v.startswith(name) and v[len(name):].isdigit() for v in names.values())
-            names[e] = own if own.isidentifier() and not own.startswith("_") else (
-                name if not made else f"{name}{made + 1}")
+            base = own_name(e)
+            made = sum(v == base or v.startswith(base) and v[len(base):].isdigit() for v in names.values())
+            names[e] = base if not made else f"{base}{made + 1}"
         return apply(Fn(names[e], e, domain_of(e)), arg)
 
     def go(e: sympy.Expr) -> Expr:
@@ -279,7 +298,7 @@ def to_expr(s: sympy.Expr, arg: Expr, name: str) -> Expr:
                 return apply(fn, go(e.args[0]))
         return unknown(e)
 
-    return go(sympy.sympify(s))
+    return go(whole)
 
 
 def _named(name: str) -> Callable[[object], Expr]:

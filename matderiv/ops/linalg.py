@@ -15,11 +15,13 @@ import sympy
 from ..core.dims import Shape
 from ..core.domains import INVERTIBLE, POSITIVE_DET
 from ..core.expr import Expr
-from ..core.spec import ShapeAlgebra, deflinear, defop, node
+from ..core.spec import ShapeAlgebra, deflinear, defop, node, rule_for
 from .base import as_expr, eye, flat, is_number, scalar_of_square, square
 from .elementwise import apply, mul, neg, power
 
-__all__ = ["matmul", "transpose", "trace", "det", "logdet", "inv", "solve"]
+__all__ = ["matmul", "transpose", "trace", "det", "logdet", "logabsdet", "inv", "solve"]
+#: The names the package exports (``md.<name>``; a trailing ``_`` is dropped: ``sum_`` is ``md.sum``).
+PUBLIC = ("matmul", "transpose", "trace", "det", "logdet", "logabsdet", "inv", "solve")
 
 
 # ---- matmul -----------------------------------------------------------------------------------------------------
@@ -138,19 +140,68 @@ def _logdet_vjp(g: Expr, out: Expr, i: int) -> Expr:
 
 
 def _logdet(v: Any) -> Any:
-    return mpmath.matrix([[mpmath.log(mpmath.det(v))]])
+    """log det V where det V > 0; nan elsewhere (log det is not log |det|: see logabsdet)."""
+    d = mpmath.det(v)
+    return mpmath.matrix([[mpmath.log(d) if d > 0 else mpmath.nan]])
+
+
+def _logdet_numpy(p: Any, n: Any) -> Any:
+    """slogdet's log |det X| where the sign is positive, nan elsewhere — as the mpmath definition."""
+    (a,) = n.args
+    a = p.plain(a)
+    if a.kind == "s":
+        return p.fmt(f"{{xp}}.log({p.code(a)[0]})"), p.ATOM
+    sd = p.aux(p.fmt(f"{{xp}}.linalg.slogdet({p.code(a)[0]})"))
+    return p.fmt(f"({sd}[1] if {sd}[0] > 0 else {{xp}}.nan)"), p.ATOM
 
 
 defop("logdet", scalar_of_square, vjp=_logdet_vjp, arity=1, transpose="invariant", domain=POSITIVE_DET,
       of_scalar=lambda s: apply("log", s),
       text="logdet({0})", latex=r"\log\det\left({0}\right)", lang="logdet",
       sympy=lambda conv, e, a: sympy.log(sympy.Determinant(a) if conv.is_matrix(a) else a), mpmath=_logdet,
-      numpy=lambda p, n: p.unary(n, "{xp}.linalg.slogdet({0})[1]", "{xp}.log({0})"))
+      numpy=_logdet_numpy)
 
 
 def logdet(a: object) -> Expr:
     """log det A (A with a positive determinant)."""
     return node("logdet", (as_expr(a, "argument of logdet"),))
+
+
+@rule_for("apply")
+def log_of_det(e: Expr) -> Expr:
+    """log(det X) = log det X."""
+    return logdet(e.args[0].args[0]) if e.params[0].name == "log" and e.args[0].op == "det" else e
+
+
+# ---- logabsdet ------------------------------------------------------------------------------------------------------
+def _logabsdet_vjp(g: Expr, out: Expr, i: int) -> Expr:
+    """∂ log |det X|/∂X = X^{−T}, for either sign of det X (C 57)."""
+    return mul(g, transpose(inv(out.args[0])))
+
+
+def _logabsdet(v: Any) -> Any:
+    return mpmath.matrix([[mpmath.log(abs(mpmath.det(v)))]])
+
+
+defop("logabsdet", scalar_of_square, vjp=_logabsdet_vjp, arity=1, transpose="invariant", domain=INVERTIBLE,
+      of_scalar=lambda s: apply("log", apply("abs", s)),
+      text="logabsdet({0})", latex=r"\log\left|\det\left({0}\right)\right|", lang="logabsdet",
+      sympy=lambda conv, e, a: sympy.log(sympy.Abs(sympy.Determinant(a) if conv.is_matrix(a) else a)),
+      mpmath=_logabsdet, numpy=lambda p, n: p.unary(n, "{xp}.linalg.slogdet({0})[1]", "{xp}.log({xp}.abs({0}))"))
+
+
+def logabsdet(a: object) -> Expr:
+    """log |det A| for any invertible A (numpy's ``slogdet(A)[1]``)."""
+    return node("logabsdet", (as_expr(a, "argument of logabsdet"),))
+
+
+@rule_for("apply")
+def log_of_abs_det(e: Expr) -> Expr:
+    """log |det X| = logabsdet X."""
+    a = e.args[0]
+    if e.params[0].name == "log" and a.op == "apply" and a.params[0].name == "abs" and a.args[0].op == "det":
+        return logabsdet(a.args[0].args[0])
+    return e
 
 
 def _inv_vjp(g: Expr, out: Expr, i: int) -> Expr:

@@ -9,12 +9,14 @@ import sympy
 from ..core.dims import ONE, Shape
 from ..core.domains import NONZERO
 from ..core.expr import Expr
-from ..core.spec import ShapeAlgebra, deffunction, deflinear, defop, node
-from .base import as_expr, ones, to_scalar
+from ..core.spec import ShapeAlgebra, deffunction, deflinear, defop, node, rule_for
+from .base import as_expr, const, ones, to_scalar
 from .elementwise import add, apply, mul, neg, power
 from .linalg import matmul, transpose
 
 __all__ = ["sum_", "norm1", "norm2", "logsumexp", "softmax"]
+#: The names the package exports (``md.<name>``; a trailing ``_`` is dropped: ``sum_`` is ``md.sum``).
+PUBLIC = ("sum_", "norm1", "norm2", "logsumexp", "softmax")
 
 
 def _entries(v: Any) -> Any:
@@ -167,3 +169,18 @@ defop("softmax", _softmax_shape, vjp=_softmax_vjp, arity=1, text="softmax({0})",
 def softmax(a: object) -> Expr:
     """exp(a) / Σ exp(aᵢ), of a vector."""
     return node("softmax", (as_expr(a, "argument of softmax"),))
+
+
+@rule_for("apply")
+def log_of_softmax(e: Expr) -> Expr:
+    """log softmax(z) = z − logsumexp(z)."""
+    if e.params[0].name != "log" or e.args[0].op != "softmax":
+        return e
+    z = e.args[0].args[0]
+    return add(z, neg(logsumexp(z)))
+
+
+@rule_for("sum")
+def sum_of_softmax(e: Expr) -> Expr:
+    """Σᵢ softmax(z)ᵢ = 1."""
+    return const(1) if e.args[0].op == "softmax" else e

@@ -12,6 +12,8 @@ from ..core.expr import Expr, describe
 from ..core.spec import ShapeAlgebra, defbilinear, deffunction, deflinear, node
 
 __all__ = ["diag", "diag_matrix", "diagpart", "kron", "blockdot", "blocksum"]
+#: The names the package exports (``md.<name>``; a trailing ``_`` is dropped: ``sum_`` is ``md.sum``).
+PUBLIC = ("diag", "kron")
 
 
 # ---- diag --------------------------------------------------------------------------------------------------------

@@ -78,7 +78,7 @@ class Printer:
     def paren(self, s: str) -> str:
         return f"({s})"
 
-    def form(self, e: Expr) -> str:
+    def form(self, e: Expr) -> Any:
         return OPS[e.op].text
 
     times = " * "  # between a number and what it scales
@@ -103,7 +103,12 @@ class Printer:
         return s if c == 1 else f"{self.number(c)}{self.times}{s}"
 
     def _print_function(self, e: Expr) -> tuple[str, int]:
+        """The op's own print form: a template over the printed arguments (``"trace({0})"``), or a function of
+        the node and the printed arguments for forms that show parameters (a dimension ``n``, an axis)."""
         template = self.form(e)
         if not template:
             raise NotImplementedError(f"{type(self).__name__} cannot print '{e.op}'")
-        return template.format(*(self.emit(a)[0] for a in e.args)), ATOM
+        args = [self.emit(a)[0] for a in e.args]
+        if callable(template):
+            return template(e, *args), ATOM
+        return template.format(*args), ATOM

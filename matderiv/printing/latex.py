@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Any
 
 import sympy
 
@@ -36,7 +37,7 @@ class LatexPrinter(Printer):
     def paren(self, s: str) -> str:
         return rf"\left({s}\right)"
 
-    def form(self, e: Expr) -> str:
+    def form(self, e: Expr) -> Any:
         return OPS[e.op].latex
 
     def _print_symbol(self, e: Expr) -> tuple[str, int]:
