@@ -5,18 +5,10 @@ forward, hand-written backward passes, and torch.autograd.gradcheck itself for t
 """
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 import matderiv as md
-
-
-def test_importing_matderiv_does_not_import_torch() -> None:
-    code = "import sys, matderiv; assert 'torch' not in sys.modules, 'torch imported'"
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 torch = pytest.importorskip("torch")

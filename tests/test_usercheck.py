@@ -230,3 +230,10 @@ def test_testing_assertions_raise_assertion_error_with_the_report() -> None:
         md.testing.assert_grad_correct(md.logdet(X), X, grad=np.linalg.inv)
     with pytest.raises(AssertionError, match="worst entry"):
         md.testing.assert_vjp_correct(md.inv(X), X, vjp=lambda X, S: -np.linalg.inv(X) @ S @ np.linalg.inv(X))
+
+
+def test_importing_matderiv_does_not_import_torch() -> None:
+    import subprocess
+    import sys
+    code = "import sys, matderiv; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
