@@ -555,7 +555,6 @@ def _nat(s: Expr, arr: np.ndarray) -> np.ndarray:
 def _phi_mp(syms: list[Expr], phi: Expr, dims: dict[str, int]) -> Callable[[list[np.ndarray]], Any]:
     """φ as a function of the natural-shaped object arrays of mpf (the generated mpmath code)."""
     fn = mpmath_function(syms, phi, dims)
-    shapes = [None] * len(syms)
 
     def phi_mp(vals: list[np.ndarray]) -> Any:
         return _call(fn, [np.asarray(v, dtype=object).reshape(-1, 1) if np.ndim(v) == 1 and s.shape[1] == ONE

@@ -25,7 +25,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-import mpmath
 import numpy as np
 
 from .reference import Numeric, U, dot_exact

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..core.errors import ArgumentError, CheckError, MatderivError
 from .compare import GradReport, run
-from .reference import Float64Reference, MpmathReference, PrecisionIgnored, U
+from .reference import Float64Reference, MpmathReference, PrecisionIgnored
 from .user import TOLERANCE_TEXT, as_array, measure_noise
 
 PROBE_DPS = 20

@@ -48,8 +48,12 @@ def to_mp(a: np.ndarray) -> np.ndarray:
     arr = np.asarray(a)
     out = np.empty(arr.shape, dtype=object)
     for idx, v in np.ndenumerate(arr):
-        out[idx] = v if isinstance(v, mpmath.mpf) else mpmath.mpf(float(v)) if not isinstance(v, (int, np.integer)) \
-            else mpmath.mpf(int(v))
+        if isinstance(v, mpmath.mpf):
+            out[idx] = v
+        elif isinstance(v, (int, np.integer)):
+            out[idx] = mpmath.mpf(int(v))
+        else:
+            out[idx] = mpmath.mpf(float(v))
     return out
 
 

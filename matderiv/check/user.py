@@ -15,7 +15,6 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..core.errors import ArgumentError, CheckError, MatderivError, ShapeError
-from ..core.expr import ONE, Expr, describe
 from .compare import GradReport, run
 from .reference import MpmathReference, U
 

@@ -27,7 +27,7 @@ import sympy
 
 from ..core.errors import ArgumentError, CheckError, ShapeError
 from ..core.expr import Expr
-from ..ops import (apply, divide, elementwise, exp, log, logsumexp, matmul, mul, ones, relu, sigmoid, softmax,
+from ..ops import (divide, elementwise, exp, log, logsumexp, matmul, mul, ones, relu, sigmoid, softmax,
                    softplus, symbol, tanh, transpose)
 from ..ops.elementwise import add, neg
 
