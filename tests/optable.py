@@ -82,8 +82,10 @@ NUMPY: dict[str, Callable[..., Array]] = {
     "kron": lambda e, a, b: np.kron(a, b),
     "blockdot": lambda e, g, b: np.array([[np.sum(blk * b) for blk in row] for row in _blocks(g, *b.shape)]),
     "blocksum": _blocksum,
-    "logsumexp": lambda e, a: _scalar(np.log(np.exp(a).sum())),
-    "softmax": lambda e, a: np.exp(a) / np.exp(a).sum(),
+    "logsumexp": lambda e, a: (_scalar(np.log(np.exp(a).sum())) if not e.params
+                               else np.log(np.exp(a).sum(axis=e.params[0], keepdims=True))),
+    "softmax": lambda e, a: (np.exp(a) / np.exp(a).sum() if not e.params
+                             else np.exp(a) / np.exp(a).sum(axis=e.params[0], keepdims=True)),
 }
 LEAVES = frozenset({"symbol", "const", "ones", "zeros", "eye", "dimension"})
 
@@ -263,10 +265,16 @@ SAMPLES: dict[str, list[Sample]] = {
     "logsumexp": [
         Sample("lse v", lambda: (md.logsumexp(v3), [v3]), normal((3, 1))),
         Sample("lse X", lambda: (md.logsumexp(X32), [X32]), normal((3, 2))),
+        Sample("lse X rows", lambda: (md.logsumexp(X32, axis=1), [X32]), normal((3, 2))),
+        Sample("lse X cols", lambda: (md.logsumexp(X32, axis=0), [X32]), normal((3, 2))),
     ],
     "cholesky": [Sample("chol S, S not symmetric", lambda: (md.cholesky(A33), [A33]), spd_part(3), sympy=False)],
     "phi": [Sample("phi A", lambda: (phi(A33), [A33]), normal((3, 3)), sympy=False)],
-    "softmax": [Sample("softmax v", lambda: (md.softmax(v3), [v3]), normal((3, 1)))],
+    "softmax": [Sample("softmax X rows", lambda: (md.softmax(X32, axis=1), [X32]), normal((3, 2))),
+                Sample("softmax X cols", lambda: (md.softmax(X32, axis=0), [X32]), normal((3, 2))),
+                Sample("attention softmax(A B B.T) B", lambda: (md.softmax(A33 @ B32 @ B32.T, axis=1) @ B32, [A33, B32]),
+                       normal((3, 3), (3, 2))),
+                Sample("softmax v", lambda: (md.softmax(v3), [v3]), normal((3, 1)))],
 }
 ALL: list[tuple[str, Sample]] = [(op, smp) for op, smps in SAMPLES.items() for smp in smps]
 IDS = [f"{op}:{smp.id}" for op, smp in ALL]

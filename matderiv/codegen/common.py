@@ -25,7 +25,7 @@ from typing import Any, Callable, Hashable, Iterable, Sequence
 import sympy
 
 from ..core.errors import ArgumentError, InvalidNameError, ShapeError
-from ..core.expr import ONE, Expr, check_name, describe, fmt_shape, iter_nodes
+from ..core.expr import ONE, OPS, Expr, check_name, describe, fmt_shape, iter_nodes
 from ..ops import as_expr
 from ..printing.base import fmt_number
 
@@ -218,8 +218,6 @@ class Canonical:
     multisets of terms, so ``X Wᵀ + 𝟏bᵀ`` and ``W Xᵀ + b𝟏ᵀ`` (= its transpose) are one value (C 4, C 5).
     """
 
-    _ELEMENTWISE = ("add", "mul", "power", "apply")
-
     def __init__(self) -> None:
         self._memo: dict[Expr, Expr] = {}
         self._reg: dict[Hashable, Expr] = {}
@@ -255,17 +253,19 @@ class Canonical:
             return c.args[0]
         if c.symmetric or c in self._symmetric:
             return c
-        if c.op in ("ones", "zeros"):
+        if OPS[c.op].transpose == "fill":
             return _transposed(c, (), ((c.shape[1], c.shape[0]),))
         return Expr("transpose", (c,), (), (c.shape[1], c.shape[0]))
 
     def _twin(self, c: Expr) -> Expr | None:
-        """cᵀ with the transpose pushed one level down, or None for ops it does not pass through."""
-        if c.is_scalar or c.op == "diag":
+        """cᵀ with the transpose pushed one level down, as the op's spec says it passes through transposition
+        (elementwise ops and inverses take the transposes of their arguments, products reverse them), or None."""
+        if c.symmetric:
             return c
-        if c.op in self._ELEMENTWISE or c.op in ("inv", "kron"):
+        how = OPS[c.op].transpose
+        if how in ("elementwise", "commutes"):
             return _transposed(c, tuple(self.flip(a) for a in c.args))
-        if c.op == "matmul":
+        if how == "reverses":
             return _transposed(c, tuple(self.flip(a) for a in reversed(c.args)))
         return None
 

@@ -13,11 +13,16 @@ ONE = sympy.Integer(1)
 
 
 def check_name(name: object, what: str = "symbol") -> str:
-    """Return ``name`` if it is a Python identifier that is not a keyword and does not start with ``_`` (names
-    with a leading underscore are kept for generated code), else raise InvalidNameError."""
-    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+    """Return ``name`` if it is a Python identifier that does not start with ``_`` (names with a leading underscore
+    are kept for generated code) and, unless it names a symbol, is not a Python keyword; else raise
+    InvalidNameError. A symbol may be called ``lambda`` (MatrixCalculus.org's λ) or ``if``: generated code maps
+    symbol names to identifiers of its own. Dimension and function names become Python identifiers (keyword
+    arguments, ``def`` names), so they may not be keywords."""
+    if (not isinstance(name, str) or not name.isidentifier() or name.startswith("_")
+            or (keyword.iskeyword(name) and what != "symbol")):
+        rule = "" if what == "symbol" else ", not a Python keyword"
         raise InvalidNameError(f"{what} name {name!r} is not a valid identifier (letters, digits, '_'; "
-                               "not starting with a digit or '_', not a Python keyword)")
+                               f"not starting with a digit or '_'{rule})")
     return name
 
 

@@ -1,5 +1,8 @@
 """Type and dimension inference for the text language: union-find over dimension variables (the literal 1 stands
-for a vector's columns and a scalar's size), then building the expression with :mod:`matderiv.ops`."""
+for a vector's columns and a scalar's size), then building the expression with :mod:`matderiv.ops`.
+
+A function's shape is its op's own rule (:data:`matderiv.core.spec.FUNCTIONS`), run over the union-find through
+:class:`_Algebra`; the language adds only its operators' semantics (a 1×1 operand scales)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,10 +12,12 @@ import sympy
 
 from .. import ops
 from ..core.errors import MatderivError, ShapeError
-from ..core.expr import ONE, Expr, dim_symbol
-from ..core.functions import NAMED, Fn
-from .syntax import (_AUTO_DIMS, dim_text, _MAX_MATRIX_POWER, FUNCTIONS, TypeSpec, _check_symbol_name, _Decl, _Node,
-                     _Source, default_kind)
+from ..core.expr import OPS, ONE, Expr, dim_symbol
+from ..core.functions import Fn
+from ..core.spec import FUNCTIONS, LangFunction, ShapeAlgebra, ShapeFailure
+from ..ops.base import same
+from .syntax import (_AUTO_DIMS, dim_text, _MAX_MATRIX_POWER, TypeSpec, _check_symbol_name, _Decl, _Node, _Source,
+                     default_kind)
 
 
 # ---- dimensions: terms and unification ----------------------------------------------------------------------------
@@ -129,6 +134,39 @@ class _Dims:
             raise _Conflict
 
 
+class _Algebra(ShapeAlgebra):
+    """The dimension operations of the ops' shape rules over the union-find: ``equal`` unifies, ``show`` names a
+    dimension as the error messages do (provisionally), so inference reads each op's one shape rule."""
+
+    def __init__(self, checker: _Checker) -> None:
+        self.checker = checker
+        self.dims = checker.dims
+
+    def equal(self, a: Any, b: Any) -> bool:
+        return self.dims.unify_all([(a, b)])
+
+    def is_one(self, a: Any) -> bool:
+        return self.dims.is_one(a)
+
+    def prod(self, a: Any, b: Any) -> Any:
+        return self.dims.prod(self.dims.resolve(a), self.dims.resolve(b))
+
+    def quot(self, whole: Any, part: Any) -> Any | None:
+        """whole / part: a Kronecker factor when ``whole`` is a product with ``part``, else the quotient of known
+        dimensions (None when it is not a whole number of blocks)."""
+        w, p = self.dims.resolve(whole), self.dims.resolve(part)
+        if isinstance(w, _Prod) and self.dims.unify_all([(w.b, p)]):
+            return w.a
+        if isinstance(p, sympy.Expr) and p == ONE:
+            return w
+        if isinstance(w, sympy.Expr) and isinstance(p, sympy.Expr):
+            return super().quot(w, p)
+        self.fail("cannot infer the shape of {op}(...): declare the dimensions of its arguments")
+
+    def show(self, a: Any) -> str:
+        return dim_text(self.checker.final(a, self.checker.names()))
+
+
 # ---- inference and building -----------------------------------------------------------------------------------------
 def _postorder(root: _Node) -> list[_Node]:
     out: list[_Node] = []
@@ -151,6 +189,7 @@ class _Checker:
         self.decls = decls
         self.fns = fns
         self.dims = _Dims()
+        self.algebra = _Algebra(self)
         self.shape: dict[_Node, Shape2] = {}
         self.how: dict[_Node, Any] = {}
         self.symbols: dict[str, tuple[Term, Term, bool]] = {}
@@ -186,9 +225,14 @@ class _Checker:
             return self.final(t.a, names) * self.final(t.b, names)
         return t
 
-    def show(self, n: _Node) -> str:
+    def final_shape(self, n: _Node) -> tuple[sympy.Expr, sympy.Expr]:
+        """The inferred shape of ``n`` in the dimensions' final (or, before inference ends, provisional) names."""
         names = self.names()
         r, c = (self.final(t, names) for t in self.shape[n])
+        return r, c
+
+    def show(self, n: _Node) -> str:
+        r, c = self.final_shape(n)
         return f"'{self.src.text[n.start:n.end]}' ({dim_text(r)}×{dim_text(c)})"
 
     def fail(self, message: str, n: _Node) -> MatderivError:
@@ -204,11 +248,6 @@ class _Checker:
             return self.dims.new()
         self.taken.update(s.name for s in d.free_symbols)
         return d
-
-    def square(self, n: _Node, arg: _Node, what: str) -> None:
-        r, c = self.shape[arg]
-        if not self.dims.unify_all([(r, c)]):
-            raise self.fail(f"{what} needs a square matrix, but {self.show(arg)} is not square", n)
 
     # -- inference ----------------------------------------------------------------------------------------------------
     def infer(self, root: _Node) -> None:
@@ -280,13 +319,13 @@ class _Checker:
             return self.shape[b] if sa else self.shape[a]
         if op in ("*", "@"):
             self.how[n] = "matmul"
-            if not self.dims.unify_all([(ac, br)]):
+            try:
+                return OPS["matmul"].shape(self.algebra, (self.shape[a], self.shape[b]), ())
+            except ShapeFailure as exc:
                 hint = ""
                 if op == "*" and self.dims.is_one(ac) and self.dims.is_one(bc):
                     hint = " (for two vectors, x'*y is the inner product and x.*y the elementwise one)"
-                raise self.fail(f"cannot multiply {self.show(a)} by {self.show(b)}: the inner dimensions "
-                                f"differ{hint}", n)
-            return (ar, bc)
+                raise self.fail(exc.message.format(self.show(a), self.show(b), op="matmul") + hint, n) from None
         if op == "/":
             if not sb:
                 raise self.fail(f"'/' divides by a scalar, but {self.show(b)} is not one; "
@@ -311,67 +350,35 @@ class _Checker:
         self.how[n] = ("matpow", int(k))
         return self.shape[a]
 
-    def _infer_call(self, n: _Node) -> Shape2:
-        name, args = n.value, n.args
+    def function(self, n: _Node) -> LangFunction:
+        """The function a call names: a user's elementwise function or one of :data:`core.spec.FUNCTIONS`."""
+        name = n.value
         if name in self.fns:
-            arity = 1
-        elif name in FUNCTIONS:
-            arity = FUNCTIONS[name]
-        else:
-            known = ", ".join(sorted(set(FUNCTIONS) | set(self.fns))) + ", vector(c), matrix(c), eye"
-            raise self.src.parse_error(f"unknown function {name!r}; the functions are: {known}", n.pos)
-        if len(args) != arity:
-            form = f"{name}(A, B)" if arity == 2 else f"{name}(A)"
-            raise self.src.parse_error(f"{name} takes {arity} argument{'s' if arity > 1 else ''}: {form}", n.pos)
-        shapes = [self.shape[a] for a in args]
-        if name in ("tr", "det", "logdet"):
-            self.square(n, args[0], name)
-            return (ONE, ONE)
-        if name == "inv":
-            self.square(n, args[0], name)
-            return shapes[0]
-        if name in ("sum", "norm1", "norm2", "logsumexp"):
-            return (ONE, ONE)
-        if name == "solve":
-            a, b = args
-            self.square(n, a, "solve(A, B)")
-            if not self.dims.unify_all([(shapes[0][1], shapes[1][0])]):
-                raise self.fail(f"solve(A, B) needs B with as many rows as A: {self.show(a)}, {self.show(b)}", n)
-            return shapes[1]
-        if name == "diag":
-            r, c = shapes[0]
-            if self.scalar(args[0]):
-                return shapes[0]
-            if self.dims.is_one(c):
-                return (r, r)
-            self.square(n, args[0], "diag (of a matrix: its diagonal; of a vector: the diagonal matrix)")
-            return (r, ONE)
-        if name == "softmax":
-            if not self.dims.unify_all([(shapes[0][1], ONE)]):
-                raise self.fail(f"softmax needs a vector, but {self.show(args[0])} is not one", n)
-            return shapes[0]
-        if name == "kron":
-            (ar, ac), (br, bc) = shapes
-            return (self.dims.prod(self.dims.resolve(ar), self.dims.resolve(br)),
-                    self.dims.prod(self.dims.resolve(ac), self.dims.resolve(bc)))
-        if name in ("blockdot", "blocksum"):
-            return (self.quotient(n, shapes[0][0], shapes[1][0]), self.quotient(n, shapes[0][1], shapes[1][1]))
-        return shapes[0]  # elementwise
+            fn = self.fns[name]
+            return LangFunction(name, 1, same, lambda a: ops.apply(fn, a), doc="a user's elementwise function")
+        if name in FUNCTIONS:
+            return FUNCTIONS[name]
+        known = ", ".join(sorted(set(FUNCTIONS) | set(self.fns))) + ", vector(c), matrix(c), eye"
+        raise self.src.parse_error(f"unknown function {name!r}; the functions are: {known}", n.pos)
 
-    def quotient(self, n: _Node, whole: Term, part: Term) -> Term:
-        """The number of blocks along one axis: whole / part (the shapes of blockdot and blocksum)."""
-        w, p = self.dims.resolve(whole), self.dims.resolve(part)
-        if isinstance(w, _Prod) and self.dims.unify_all([(w.b, p)]):
-            return w.a
-        if isinstance(p, sympy.Expr) and p == ONE:
-            return w
-        if isinstance(w, sympy.Expr) and isinstance(p, sympy.Expr):
-            q = sympy.cancel(w / p)
-            if sympy.fraction(q)[1] == 1 and (not q.is_number or (q.is_Integer and q > 0)):
-                return q
-            raise self.fail(f"{n.value}: {self.show(n.args[0])} is not made of blocks of the shape of "
-                            f"{self.show(n.args[1])}", n)
-        raise self.fail(f"cannot infer the shape of {n.value}(...): declare the dimensions of its arguments", n)
+    def _infer_call(self, n: _Node) -> Shape2:
+        f = self.function(n)
+        args, extra = n.args[:f.arity], n.args[f.arity:]
+        if len(args) < f.arity or len(extra) > len(f.params):
+            raise self.src.parse_error(_usage(f), n.pos)
+        params = tuple(self.param(f, i, a) for i, a in enumerate(extra))
+        self.how[n] = (f, params)
+        try:
+            return f.shape(self.algebra, tuple(self.shape[a] for a in args), params)  # type: ignore[no-any-return]
+        except ShapeFailure as exc:
+            raise self.fail(exc.message.format(*map(self.show, args), op=f.name), n) from None
+
+    def param(self, f: LangFunction, i: int, a: _Node) -> int:
+        """A parameter of ``f``: a whole-number literal (``sum(X, 1)``)."""
+        if a.kind != "num" or not isinstance(a.value, int):
+            raise self.src.parse_error(f"the {f.params[i]} of {f.name} is a whole number written as a literal, "
+                                       f"like {_form(f, f.params[:i + 1], '1')}", a.pos)
+        return a.value
 
     # -- building ------------------------------------------------------------------------------------------------------
     def build(self, root: _Node) -> Expr:
@@ -439,16 +446,25 @@ class _Checker:
         return f if abs(k) == 1 else ops.matmul(*[f] * abs(k))
 
     def _build_call(self, n: _Node, args: list[Expr], names: dict) -> Expr:
-        name = n.value
-        if name in self.fns:
-            return ops.apply(self.fns[name], args[0])
-        if name in NAMED:
-            return ops.apply(name, args[0])
-        f = {"tr": ops.trace, "det": ops.det, "logdet": ops.logdet, "inv": ops.inv, "solve": ops.solve,
-             "sum": ops.sum_, "norm1": ops.norm1, "norm2": ops.norm2, "diag": ops.diag, "kron": ops.kron,
-             "logsumexp": ops.logsumexp, "softmax": ops.softmax, "blockdot": ops.blockdot,
-             "blocksum": ops.blocksum}[name]
-        return f(*args)  # type: ignore[operator]
+        f, params = self.how[n]
+        return f.build(*args[:f.arity], *params)  # type: ignore[no-any-return]
+
+
+def _form(f: LangFunction, params: tuple[str, ...] = (), value: str = "") -> str:
+    """How a call of ``f`` is written: ``solve(A, B)``, ``sum(A, axis)`` (or with ``value`` for the last)."""
+    args = ["A", "B", "C", "D"][:f.arity] if f.arity <= 4 else [f"A{i}" for i in range(1, f.arity + 1)]
+    ps = list(params[:-1]) + [value or params[-1]] if params else []
+    return f"{f.name}({', '.join(args + ps)})"
+
+
+def _usage(f: LangFunction) -> str:
+    """The message for a call with the wrong number of arguments."""
+    s = "s" if f.arity != 1 else ""
+    if not f.params:
+        return f"{f.name} takes {f.arity} argument{s}: {_form(f)}"
+    forms = " or ".join(_form(f, f.params[:k]) for k in range(len(f.params) + 1))
+    return (f"{f.name} takes {f.arity} argument{s} and then, optionally, its parameter{'s' if len(f.params) > 1 else ''} "
+            f"{', '.join(f.params)} (whole numbers): {forms}")
 
 
 def _neg(e: Expr) -> Expr:

@@ -18,8 +18,9 @@ import sympy
 from ..core.errors import ArgumentError
 from ..core.expr import Expr, check_name
 from ..core.functions import Fn, make_fn
+from ..core.spec import FUNCTIONS
 from .infer import _Checker
-from .syntax import CONSTANTS, FUNCTIONS, GREEK, TYPES, TypeSpec, _Decl, _Parser, _Source, default_kind
+from .syntax import CONSTANTS, GREEK, TYPES, TypeSpec, _Decl, _Node, _Parser, _Source, default_kind
 
 __all__ = ["parse", "default_kind", "FUNCTIONS", "TYPES", "GREEK"]
 
@@ -69,6 +70,12 @@ def parse(text: str, /, **types: object) -> Expr:
     >>> parse("a'*X*b")
     a.T @ X @ b
     """
+    checker, root = _inferred(text, types)
+    return checker.build(root)
+
+
+def _inferred(text: str, types: dict[str, object]) -> tuple[_Checker, _Node]:
+    """The syntax tree of ``text`` with every node's shape inferred (the checker that did it builds it)."""
     if not isinstance(text, str):
         raise ArgumentError(f"md.parse needs a string, got {type(text).__name__} {text!r}")
     src = _Source(text)
@@ -94,4 +101,4 @@ def parse(text: str, /, **types: object) -> Expr:
             if d.source == "where":
                 raise src.parse_error(f"{name!r} is declared but not used in the expression", d.pos)
             raise ArgumentError(f"the keyword argument {name}= declares a symbol the expression does not use")
-    return checker.build(root)
+    return checker, root

@@ -8,17 +8,48 @@ symbols whose type or dimensions the defaults would get wrong. Precedence, loose
 """
 from __future__ import annotations
 
-import sympy
-
 from ..core.errors import ArgumentError, MatderivError
-from ..core.expr import ONE, Expr
+from ..core.expr import ONE, OPS, Expr, as_dim
 from ..core.functions import NAMED, Fn
-from ..ops import mul
+from ..core.spec import FUNCTIONS
+from ..ops import mul, symbol
 from ..printing.base import ADD, ATOM, MUL, NEG, POW, Printer, fmt_number
 from .syntax import default_kind, dim_text
 
-#: The language's name of each op, where it differs from the op's own name.
-_NAMES = {"trace": "tr", "diagpart": "diag"}
+_composites: tuple[tuple[object, ...], dict[str, str]] = ((), {})
+
+
+def language_name(op: str) -> str | None:
+    """The op's name in the text language: its spec's ``lang``, else the name of the composite function that
+    builds exactly this op of the same arguments (``diag`` builds the op ``diag`` of a vector and ``diagpart`` of a
+    square matrix); None when the language cannot write it."""
+    global _composites
+    if OPS[op].lang:
+        return OPS[op].lang
+    key = tuple(FUNCTIONS.items())
+    if _composites[0] != key:
+        _composites = (key, _probe_composites())
+    return _composites[1].get(op)
+
+
+def _probe_composites() -> dict[str, str]:
+    """Which param-free op each composite function (one that is not an op's ``lang``) builds from its arguments."""
+    langs = {o.lang for o in OPS.values() if o.lang}
+    n, m = as_dim("n"), as_dim("m")
+    samples = [symbol("a", n, 1), symbol("A", n, n), symbol("B", n, m), symbol("r", 1, n)]
+    out: dict[str, str] = {}
+    for f in FUNCTIONS.values():
+        if f.name in langs or f.arity not in (1, 2):
+            continue
+        tuples = [(a,) for a in samples] if f.arity == 1 else [(a, b) for a in samples for b in samples]
+        for args in tuples:
+            try:
+                e = f.build(*args)
+            except MatderivError:
+                continue
+            if e.args == args and not e.params and not OPS[e.op].lang:
+                out.setdefault(e.op, f.name)
+    return out
 
 
 def _is_const(e: Expr) -> bool:
@@ -132,8 +163,16 @@ class LanguagePrinter(Printer):
         return f"{fn.name}({self.emit(e.args[0])[0]})", ATOM
 
     def _print_function(self, e: Expr) -> tuple[str, int]:
-        name = _NAMES.get(e.op, e.op)
-        return f"{name}({', '.join(self.emit(a)[0] for a in e.args)})", ATOM
+        name = language_name(e.op)
+        if name is None:
+            raise ArgumentError(f"md.to_text: the op {e.op!r} has no form in the text language")
+        params = list(e.params) if OPS[e.op].params else []
+        while params and params[-1] is None:  # a parameter left at its default
+            params.pop()
+        if not all(isinstance(p, int) for p in params):
+            raise ArgumentError(f"md.to_text: the parameters {e.params} of {e.op!r} cannot be written in the text "
+                                "language (whole numbers only)")
+        return f"{name}({', '.join([self.emit(a)[0] for a in e.args] + [str(p) for p in params])})", ATOM
 
 
 # ---- declarations ---------------------------------------------------------------------------------------------------

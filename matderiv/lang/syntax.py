@@ -13,24 +13,15 @@ import sympy
 
 from ..core.errors import ArgumentError, MatderivError, ParseError, ShapeError
 from ..core.expr import ONE, Expr, as_dim, check_name, dim_symbol
-from ..core.functions import NAMED
 
 
 # ---- vocabulary ------------------------------------------------------------------------------------------------
-#: Functions of the language and their number of arguments (elementwise ones are those of functions.NAMED).
-FUNCTIONS: dict[str, int] = {
-    "tr": 1, "det": 1, "logdet": 1, "inv": 1, "solve": 2, "sum": 1, "norm1": 1, "norm2": 1, "diag": 1,
-    "kron": 2, "logsumexp": 1, "softmax": 1, "blockdot": 2, "blocksum": 2,
-    **{name: 1 for name in NAMED},
-}
 CONSTANTS = ("vector", "matrix", "eye")
 TYPES = ("scalar", "vector", "matrix", "symmetric")
 #: Greek letter names: a name that is one of these, optionally followed by digits or ``_...``, is a scalar.
 GREEK = frozenset("""alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu
     xi omicron pi varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega""".split())
 _GREEK_NAME = re.compile(r"([a-z]+)(\d+|_\w*)?")
-#: ``lambda`` is a Python keyword, so the Greek scalar written ``lambda`` is the symbol ``lambda_`` (printed λ).
-_ALIASES = {"lambda": "lambda_"}
 _AUTO_DIMS = ("n", "m", "k", "p", "q", "r", "s", "t", "u", "v", "w")
 _MAX_DEPTH = 120          # nesting of parentheses, calls and unary minus (keeps Python's stack safe)
 _MAX_MATRIX_POWER = 100
@@ -305,7 +296,7 @@ class _Parser:
             self.next()
             if self.at("("):
                 return self.call(t)
-            return _Node("name", t.pos, t.pos, t.end, (), _ALIASES.get(t.text, t.text))
+            return _Node("name", t.pos, t.pos, t.end, (), t.text)
         if self.at("("):
             opened = self.next()
             if self.at(")"):
@@ -491,7 +482,7 @@ class _Parser:
             raise self.error(f"expected a name to declare but found {found}")
         self.next()
         _check_symbol_name(self.src, t.text, t.pos)
-        return _Token(t.kind, _ALIASES[t.text], t.pos) if t.text in _ALIASES else t
+        return t
 
 
 def _negate(t: _Token, operand: _Node) -> _Node:
@@ -505,6 +496,6 @@ def _negate(t: _Token, operand: _Node) -> _Node:
 
 def _check_symbol_name(src: _Source, name: str, pos: int) -> None:
     try:
-        check_name(_ALIASES.get(name, name))
+        check_name(name)
     except MatderivError as exc:
         raise src.parse_error(str(exc), pos) from None

@@ -90,12 +90,17 @@ def const(value: int | float | Fraction) -> Expr:
 
 
 # ---- a dimension used as a number ------------------------------------------------------------------------------
+def _dim_text(d: sympy.Expr) -> str:
+    """``n``; a product or sum of dimensions in parentheses, so that it binds as one number: ``(m*n)``."""
+    return str(d) if d.is_Symbol or d.is_Integer else f"({d})"
+
+
 def _dimension(n: Any) -> Any:
     return mpmath.matrix([[n]])
 
 
 defop("dimension", lambda d, shapes, params: (d.one, d.one), transpose="symmetric",
-      text=lambda e: str(e.params[0]), latex=lambda e: sympy.latex(e.params[0]),
+      text=lambda e: _dim_text(e.params[0]), latex=lambda e: sympy.latex(e.params[0]),
       sympy=lambda conv, e: conv.dim(e.params[0]), mpmath=_dimension,
       numpy=lambda p, n: (p.dimcode(n.params[0]), p.ATOM))
 

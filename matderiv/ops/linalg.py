@@ -104,8 +104,7 @@ def _trace(v: Any) -> Any:
 
 
 deflinear("trace", scalar_of_square, _trace_vjp, arity=1, transpose="invariant", of_scalar=lambda s: s,
-          text="trace({0})",
-          latex=r"\operatorname{{tr}}\left({0}\right)", lang="tr", from_sympy=(sympy.Trace,),
+          text="trace({0})", latex=r"\operatorname{{tr}}\left({0}\right)", lang="tr", from_sympy=(sympy.Trace,),
           sympy=lambda conv, e, a: sympy.Trace(a) if conv.is_matrix(a) else a, mpmath=_trace,
           numpy=lambda p, n: p.unary(n, "{xp}.trace({0})", "{0}"))
 
@@ -124,8 +123,7 @@ def _det(v: Any) -> Any:
 
 
 defop("det", scalar_of_square, vjp=_det_vjp, arity=1, transpose="invariant", of_scalar=lambda s: s,
-      domain=INVERTIBLE, text="det({0})",
-      latex=r"\det\left({0}\right)", lang="det", from_sympy=(sympy.Determinant,),
+      domain=INVERTIBLE, text="det({0})", latex=r"\det\left({0}\right)", lang="det", from_sympy=(sympy.Determinant,),
       sympy=lambda conv, e, a: sympy.Determinant(a) if conv.is_matrix(a) else a, mpmath=_det,
       numpy=lambda p, n: p.unary(n, "{xp}.linalg.det({0})", "{0}"))
 

@@ -7,16 +7,17 @@ import mpmath
 import sympy
 
 from ..core.dims import ONE, Shape
+from ..core.errors import ArgumentError
 from ..core.domains import NONZERO
 from ..core.expr import Expr
 from ..core.spec import ShapeAlgebra, deffunction, deflinear, defop, node, rule_for
-from .base import as_expr, const, ones, to_scalar
+from .base import as_expr, const, dim, ones, to_scalar
 from .elementwise import add, apply, mul, neg, power
 from .linalg import matmul, transpose
 
-__all__ = ["sum_", "norm1", "norm2", "logsumexp", "softmax"]
+__all__ = ["sum_", "mean", "norm1", "norm2", "logsumexp", "softmax"]
 #: The names the package exports (``md.<name>``; a trailing ``_`` is dropped: ``sum_`` is ``md.sum``).
-PUBLIC = ("sum_", "norm1", "norm2", "logsumexp", "softmax")
+PUBLIC = ("sum_", "mean", "norm1", "norm2", "logsumexp", "softmax")
 
 
 def _entries(v: Any) -> Any:
@@ -43,12 +44,48 @@ def _sum(v: Any) -> Any:
 
 
 deflinear("sum", to_scalar, _sum_vjp, arity=1, transpose="invariant", of_scalar=lambda s: s, text="sum({0})",
-          latex=r"\operatorname{{sum}}\left({0}\right)", lang="sum", sympy=_sum_sympy, mpmath=_sum)
+          latex=r"\operatorname{{sum}}\left({0}\right)", sympy=_sum_sympy, mpmath=_sum)
 
 
-def sum_(a: object) -> Expr:
-    """The sum of all entries, 1ᵀA1."""
-    return node("sum", (as_expr(a, "argument of sum"),))
+def _axis(axis: object, what: str) -> int | None:
+    if axis is None or (isinstance(axis, int) and not isinstance(axis, bool) and axis in (0, 1, -1, -2)):
+        return None if axis is None else int(axis) % 2  # type: ignore[arg-type]
+    raise ArgumentError(f"{what}: axis must be None, 0 or 1 (numpy's meaning for a matrix), got {axis!r}")
+
+
+def sum_(a: object, axis: int | None = None) -> Expr:
+    """The sum of all entries 1ᵀA1; along ``axis=0`` the row 𝟏ᵀA (1×m), along ``axis=1`` the column A𝟏 (n×1) —
+    numpy's sum with the result kept 2-D."""
+    a = as_expr(a, "argument of sum")
+    k = _axis(axis, "sum")
+    if k is None:
+        return node("sum", (a,))
+    n, m = a.shape
+    return matmul(ones(1, n), a) if k == 0 else matmul(a, ones(m, 1))
+
+
+def mean(a: object, axis: int | None = None) -> Expr:
+    """The mean of the entries (``axis=None``), of each column (``axis=0``: 1×m) or of each row (``axis=1``: n×1),
+    the count a dimension of A: sum(A)/(n m), 𝟏ᵀA/n, A𝟏/m."""
+    a = as_expr(a, "argument of mean")
+    k = _axis(axis, "mean")
+    n, m = a.shape
+    count = dim(n * m) if k is None else dim(n) if k == 0 else dim(m)
+    return mul(sum_(a, k), power(count, -1))
+
+
+def _reduced(d: ShapeAlgebra, shapes: tuple[Shape, ...], params: tuple[Any, ...]) -> Shape:
+    """1×1 for all entries (no axis), 1×m along axis 0, n×1 along axis 1."""
+    if not params or params[0] is None:
+        return (d.one, d.one)
+    n, m = shapes[0]
+    if params[0] not in (0, 1):
+        d.fail(f"{{op}}: axis must be 0 or 1, got {params[0]}")
+    return (d.one, m) if params[0] == 0 else (n, d.one)
+
+
+deffunction("sum", 1, _reduced, sum_, params=("axis",), doc="the sum of all entries, or along an axis (0, 1)")
+deffunction("mean", 1, _reduced, mean, params=("axis",), doc="the mean of all entries, or along an axis (0, 1)")
 
 
 # ---- norms -------------------------------------------------------------------------------------------------------
@@ -84,103 +121,189 @@ deffunction("norm1", 1, to_scalar, norm1, doc="the entrywise 1-norm Σ|aᵢⱼ|"
 
 # ---- logsumexp and softmax ------------------------------------------------------------------------------------------
 def _lse_vjp(g: Expr, out: Expr, i: int) -> Expr:
-    """∂ log Σ exp(xᵢ)/∂x = softmax(x)."""
+    """∂ log Σ exp(xᵢ)/∂x = softmax(x); along an axis, row by row: X̄ = (ḡ𝟏ᵀ) ⊙ softmax(X, 1) (axis 1)."""
     a = out.args[0]
+    if out.params:
+        n, m = a.shape
+        spread = matmul(g, ones(1, m)) if out.params[0] == 1 else matmul(ones(n, 1), g)
+        return mul(spread, softmax(a, out.params[0]))
     return mul(g, softmax(a) if a.shape[1] == ONE else apply("exp", add(a, neg(out))))
 
 
 def _lse_sympy(conv: Any, e: Expr, a: Any) -> Any:
-    """logsumexp(A) = log(𝟏ᵀ exp∘(A) 𝟏)."""
+    """logsumexp(A) = log(𝟏ᵀ exp∘(A) 𝟏); along axis 1, log∘(exp∘(A) 𝟏)."""
     if not conv.is_matrix(a):
         return a
     d = sympy.Dummy("d")
     fn = sympy.matrices.expressions.applyfunc.ElementwiseApplyFunction
-    total = _sum_sympy(conv, e, fn(sympy.Lambda(d, sympy.exp(d)), a))
+    ex = fn(sympy.Lambda(d, sympy.exp(d)), a)
+    total = _sum_sympy(conv, e, ex) if not e.params else _axis_sum_sympy(conv, e.args[0], ex, e.params[0])
     return fn(sympy.Lambda(d, sympy.log(d)), total)
 
 
-def _logsumexp(v: Any) -> Any:
-    es = _entries(v)
-    m = max(es)
-    return mpmath.matrix([[m + mpmath.log(mpmath.fsum(mpmath.exp(e - m) for e in es))]])
+def _axis_sum_sympy(conv: Any, arg: Expr, s: Any, axis: int) -> Any:
+    n, m = conv.shape(arg)
+    return sympy.MatMul(sympy.OneMatrix(1, n), s) if axis == 0 else sympy.MatMul(s, sympy.OneMatrix(m, 1))
+
+
+def _logsumexp(v: Any, axis: Any = None) -> Any:
+    """log Σ exp over all entries, or along axis 0 (each column) or 1 (each row), shifted by the maximum."""
+    if axis is None:
+        es = _entries(v)
+        m = max(es)
+        return mpmath.matrix([[m + mpmath.log(mpmath.fsum(mpmath.exp(e - m) for e in es))]])
+    lines = [[v[i, j] for i in range(v.rows)] for j in range(v.cols)] if axis == 0 else \
+        [[v[i, j] for j in range(v.cols)] for i in range(v.rows)]
+    out = [max(r) + mpmath.log(mpmath.fsum(mpmath.exp(e - max(r)) for e in r)) for r in lines]
+    return mpmath.matrix([out]) if axis == 0 else mpmath.matrix([[x] for x in out])
 
 
 def _logsumexp_numpy(p: Any, n: Any) -> Any:
-    """log Σ exp(xᵢ) = m + log Σ exp(xᵢ − m) with m = max xᵢ (no overflow)."""
+    """log Σ exp(xᵢ) = m + log Σ exp(xᵢ − m) with m = max xᵢ (no overflow), over all entries or along an axis."""
     (a,) = n.args
     if a.kind == "s":
         return p.code(a)
     x = p.name(a)
+    if n.params:
+        k = n.params[0]
+        m = p.aux(f"{x}.max(axis={k}, keepdims=True)")
+        return p.fmt(f"({m} + {{xp}}.log({{xp}}.exp({x} - {m}).sum(axis={k}, keepdims=True))).ravel()"), p.ATOM
     m = p.aux(f"{x}.max()")
     return p.fmt(f"{m} + {{xp}}.log({{xp}}.exp({x} - {m}).sum())"), p.ADD
 
 
-defop("logsumexp", to_scalar, vjp=_lse_vjp, arity=1, text="logsumexp({0})",
-      latex=r"\operatorname{{logsumexp}}\left({0}\right)", lang="logsumexp", sympy=_lse_sympy, mpmath=_logsumexp,
-      numpy=_logsumexp_numpy)
+def _with_axis(name: str, latex: bool = False) -> Any:
+    """The print form of a reduction: ``name(X)``, ``name(X, axis=1)``; LaTeX with the lines it runs along."""
+    if not latex:
+        return lambda e, x: f"{name}({x})" if not e.params else f"{name}({x}, axis={e.params[0]})"
+    under = {0: r"_{\text{cols}}", 1: r"_{\text{rows}}"}
+    return lambda e, x: rf"\operatorname{{{name}}}{under[e.params[0]] if e.params else ''}\left({x}\right)"
 
 
-def logsumexp(a: object) -> Expr:
-    """log Σᵢⱼ exp(aᵢⱼ)."""
-    return node("logsumexp", (as_expr(a, "argument of logsumexp"),))
+defop("logsumexp", _reduced, vjp=_lse_vjp, arity=1, text=_with_axis("logsumexp"),
+      latex=_with_axis("logsumexp", latex=True), lang="logsumexp", params=("axis",), sympy=_lse_sympy,
+      mpmath=_logsumexp, numpy=_logsumexp_numpy)
+
+
+def logsumexp(a: object, axis: int | None = None) -> Expr:
+    """log Σᵢⱼ exp(aᵢⱼ); with ``axis=1`` the column of each row's log-sum-exp (n×1), with ``axis=0`` the row of each
+    column's (1×m), computed without overflow."""
+    a = as_expr(a, "argument of logsumexp")
+    k = _axis(axis, "logsumexp")
+    if k is not None:
+        if a.shape[k] == ONE:  # one entry per line: log exp x = x
+            return a
+        if a.shape[1 - k] == ONE:  # a single line: all entries
+            return node("logsumexp", (a,))
+        return node("logsumexp", (a,), (k,))
+    return node("logsumexp", (a,))
 
 
 def _softmax_shape(d: ShapeAlgebra, shapes: tuple[Shape, ...], params: tuple[Any, ...]) -> Shape:
+    if params and params[0] is not None:
+        if params[0] not in (0, 1):
+            d.fail(f"softmax: axis must be 0 or 1, got {params[0]}")
+        return shapes[0]
     if not d.equal(shapes[0][1], d.one):
-        d.fail("softmax needs a vector, got {0}")
+        d.fail("softmax needs a vector, got {0}; of a matrix, give the axis: softmax(X, 1) row by row")
     return shapes[0]
 
 
 def _softmax_vjp(g: Expr, out: Expr, i: int) -> Expr:
-    """s = softmax(x): x̄ = s ⊙ (ḡ − sᵀḡ) (the Jacobian is diag(s) − s sᵀ)."""
+    """s = softmax(x): x̄ = s ⊙ (ḡ − sᵀḡ) (the Jacobian is diag(s) − s sᵀ); row by row (axis 1),
+    X̄ = S ⊙ (Ḡ − ((S ⊙ Ḡ)𝟏)𝟏ᵀ)."""
+    if out.params:
+        n, m = out.shape
+        sg = mul(out, g)
+        back = matmul(sg, ones(m, 1), ones(1, m)) if out.params[0] == 1 else matmul(ones(n, 1), ones(1, n), sg)
+        return mul(out, add(g, neg(back)))
     return mul(out, add(g, neg(matmul(transpose(out), g))))
 
 
 def _softmax_sympy(conv: Any, e: Expr, a: Any) -> Any:
-    """softmax(a) = exp∘(a) (𝟏ᵀ exp∘(a))^{∘−1}."""
+    """softmax(a) = exp∘(a) (𝟏ᵀ exp∘(a))^{∘−1}; row by row, exp∘(A) ⊙ ((exp∘(A)𝟏)^{∘−1} 𝟏ᵀ)."""
     if not conv.is_matrix(a):
         return sympy.Integer(1)
     d = sympy.Dummy("d")
     ex = sympy.matrices.expressions.applyfunc.ElementwiseApplyFunction(sympy.Lambda(d, sympy.exp(d)), a)
-    return sympy.MatMul(ex, sympy.HadamardPower(_sum_sympy(conv, e, ex), -1))
+    if not e.params:
+        return sympy.MatMul(ex, sympy.HadamardPower(_sum_sympy(conv, e, ex), -1))
+    n, m = conv.shape(e)
+    inv_sums = sympy.HadamardPower(_axis_sum_sympy(conv, e.args[0], ex, e.params[0]), -1)
+    spread = sympy.MatMul(inv_sums, sympy.OneMatrix(1, m)) if e.params[0] == 1 else \
+        sympy.MatMul(sympy.OneMatrix(n, 1), inv_sums)
+    return sympy.HadamardProduct(ex, spread)
 
 
-def _softmax(v: Any) -> Any:
-    m = max(_entries(v))
-    ex = v.apply(lambda e: mpmath.exp(e - m))
-    return ex / mpmath.fsum(_entries(ex))
+def _softmax(v: Any, axis: Any = None) -> Any:
+    """exp(v − max) / Σ exp(v − max), over all entries or along axis 0 (each column) or 1 (each row)."""
+    if axis is None:
+        m = max(_entries(v))
+        ex = v.apply(lambda e: mpmath.exp(e - m))
+        return ex / mpmath.fsum(_entries(ex))
+    out = mpmath.matrix(v.rows, v.cols)
+    for k in range(v.rows if axis == 1 else v.cols):
+        idx = [(k, j) for j in range(v.cols)] if axis == 1 else [(i, k) for i in range(v.rows)]
+        top = max(v[i, j] for i, j in idx)
+        ex = [mpmath.exp(v[i, j] - top) for i, j in idx]
+        total = mpmath.fsum(ex)
+        for (i, j), e in zip(idx, ex):
+            out[i, j] = e / total
+    return out
 
 
 def _softmax_numpy(p: Any, n: Any) -> Any:
-    """softmax(x) = exp(x − max x) / Σ exp(x − max x)."""
+    """softmax(x) = exp(x − max x) / Σ exp(x − max x), over all entries or along an axis."""
     (a,) = n.args
     if a.kind == "s":
         return "1.0", p.ATOM
     x = p.name(a)
+    if n.params:
+        k = n.params[0]
+        e = p.aux(p.fmt(f"{{xp}}.exp({x} - {x}.max(axis={k}, keepdims=True))"))
+        return f"{e} / {e}.sum(axis={k}, keepdims=True)", p.MUL
     e = p.aux(p.fmt(f"{{xp}}.exp({x} - {x}.max())"))
     return f"{e} / {e}.sum()", p.MUL
 
 
-defop("softmax", _softmax_shape, vjp=_softmax_vjp, arity=1, text="softmax({0})",
-      latex=r"\operatorname{{softmax}}\left({0}\right)", lang="softmax", sympy=_softmax_sympy, mpmath=_softmax,
-      numpy=_softmax_numpy)
+defop("softmax", _softmax_shape, vjp=_softmax_vjp, arity=1, text=_with_axis("softmax"),
+      latex=_with_axis("softmax", latex=True), lang="softmax", params=("axis",), sympy=_softmax_sympy,
+      mpmath=_softmax, numpy=_softmax_numpy)
 
 
-def softmax(a: object) -> Expr:
-    """exp(a) / Σ exp(aᵢ), of a vector."""
-    return node("softmax", (as_expr(a, "argument of softmax"),))
+def softmax(a: object, axis: int | None = None) -> Expr:
+    """exp(a) / Σ exp(aᵢ) of a vector; of a matrix along ``axis=1`` (each row: attention's softmax(QKᵀ)) or
+    ``axis=0`` (each column); computed without overflow."""
+    a = as_expr(a, "argument of softmax")
+    k = _axis(axis, "softmax")
+    if k is not None:
+        if a.shape[k] == ONE:  # one entry per line
+            return ones(*a.shape)
+        if a.shape[1 - k] == ONE:  # a single line: the vector's softmax (a row is taken as its column)
+            return node("softmax", (a,)) if a.shape[1] == ONE else transpose(node("softmax", (transpose(a),)))
+        return node("softmax", (a,), (k,))
+    return node("softmax", (a,))
 
 
 @rule_for("apply")
 def log_of_softmax(e: Expr) -> Expr:
-    """log softmax(z) = z − logsumexp(z)."""
+    """log softmax(z) = z − logsumexp(z); row by row, log softmax(Z, 1) = Z − logsumexp(Z, 1)𝟏ᵀ."""
     if e.params[0].name != "log" or e.args[0].op != "softmax":
         return e
-    z = e.args[0].args[0]
-    return add(z, neg(logsumexp(z)))
+    sm = e.args[0]
+    z = sm.args[0]
+    if not sm.params:
+        return add(z, neg(logsumexp(z)))
+    n, m = z.shape
+    k = sm.params[0]
+    lse = logsumexp(z, k)
+    return add(z, neg(matmul(lse, ones(1, m)) if k == 1 else matmul(ones(n, 1), lse)))
 
 
 @rule_for("sum")
 def sum_of_softmax(e: Expr) -> Expr:
-    """Σᵢ softmax(z)ᵢ = 1."""
-    return const(1) if e.args[0].op == "softmax" else e
+    """Σᵢ softmax(z)ᵢ = 1; row by row, every row sums to 1: Σ softmax(Z, 1) = n."""
+    a = e.args[0]
+    if a.op != "softmax":
+        return e
+    return const(1) if not a.params else dim(a.shape[0] if a.params[0] == 1 else a.shape[1])

@@ -24,8 +24,8 @@ def latex_number(v: float) -> str:
 
 
 def latex_name(name: str) -> str:
-    """``alpha`` → ``\\alpha``, ``W1`` → ``W_{1}`` (SymPy's symbol printing)."""
-    return sympy.latex(sympy.Symbol("lambda" if name == "lambda_" else name))  # lambda_ stands for λ (a keyword)
+    """``alpha`` → ``\\alpha``, ``lambda`` → ``\\lambda``, ``W1`` → ``W_{1}`` (SymPy's symbol printing)."""
+    return sympy.latex(sympy.Symbol(name))
 
 
 class LatexPrinter(Printer):

@@ -35,7 +35,7 @@ from matderiv.core.functions import Fn, x as fn_x
 from optable import LEAVES, SAMPLES
 
 Case = tuple[str, Expr, list[Expr], list[np.ndarray]]
-DOC = Path(__file__).resolve().parent.parent / "docs" / "extending.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "extending.md"
 
 
 # ---- inputs ----------------------------------------------------------------------------------------------------------

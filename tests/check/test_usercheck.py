@@ -51,7 +51,7 @@ def test_no_false_alarm_on_correct_code_over_seeds_and_problems() -> None:
     run: 0 false alarms in 2400 checks, 200 seeds)."""
     import importlib.util
     from pathlib import Path
-    spec = importlib.util.spec_from_file_location("fa", Path(__file__).parents[1] / "bench" / "false_alarms.py")
+    spec = importlib.util.spec_from_file_location("fa", Path(__file__).resolve().parents[2] / "bench" / "false_alarms.py")
     fa = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fa)  # type: ignore[union-attr]
     alarms, total = 0, 0

@@ -21,7 +21,7 @@ import matderiv as md
 from matderiv.app import derive as app_derive, table
 from matderiv.app.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SEED_A = np.array([1.0, 2, 3, 4])
 SEED_X = np.array([[1.0, 2, 3], [5, 6, 7], [8, 9, 10], [5, 4, 3]])
 SEED_B = np.array([2.0, 3, 4])

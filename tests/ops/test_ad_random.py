@@ -8,13 +8,16 @@ a simplifier rule that is wrong in some combination no hand-written identity cov
 from __future__ import annotations
 
 import importlib
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import matderiv as md
 from conftest import reference
-from test_codegen import M, N, V, RandomExpr
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "codegen"))  # the random expressions of the codegen tests
+from test_codegen import M, N, V, RandomExpr  # noqa: E402
 
 DIMS = {"n": N, "m": M}
 

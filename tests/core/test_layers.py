@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-PKG = Path(__file__).resolve().parent.parent / "matderiv"
+PKG = Path(__file__).resolve().parents[2] / "matderiv"
 RANK = {"core": 0, "ops": 1, "simplify": 2, "ad": 3, "printing": 4, "lang": 5, "interop": 5, "codegen": 5,
         "check": 6, "api": 7, "testing": 7, "app": 8, "__init__": 9, "__main__": 10}
 

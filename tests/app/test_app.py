@@ -17,7 +17,7 @@ import matderiv as md
 from matderiv import api
 from matderiv.app import cli, demo, derive, table
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "matderiv"
 APP = PKG / "app"
 SHARED = ("Derivation", "derive", "certify", "parse_with_seed", "order_symbols", "split_names", "with_where",

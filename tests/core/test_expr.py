@@ -166,3 +166,36 @@ def test_numeric_broadcasting_matches_numpy() -> None:
     Xv, Wv, bv = rng.standard_normal((4, 3)), rng.standard_normal((2, 3)), rng.standard_normal(2)
     out = md.lambdify([X, W, b], X @ W.T + b.T)(Xv, Wv, bv)
     np.testing.assert_allclose(out, Xv @ Wv.T + bv, rtol=1e-14)
+
+
+def test_canonical_order_does_not_depend_on_printing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Terms and factors are ordered by structure (core.expr.sort_key): derivatives are the same expressions when
+    every printer is replaced by one that prints nonsense."""
+    import matderiv.printing.text as text_printer
+
+    def derive(tag: str) -> list[md.Expr]:
+        A, x, b = md.matrix(f"A{tag}", "n", "n"), md.vector(f"x{tag}", "n"), md.vector(f"b{tag}", "n")
+        W, y = md.matrix(f"W{tag}", "m", "n"), md.vector(f"y{tag}", "m")
+        fs = [x.T @ A @ x + b.T @ x, md.norm2(W @ x - y) ** 2, md.sum(md.log(1 + md.exp(-y * (W @ x)))),
+              md.logdet(A + A.T) - md.trace(md.inv(A) @ b @ b.T)]
+        return [md.grad(f, v) for f in fs for v in (x, A) if v in f.free_symbols]
+
+    plain = derive("p")
+    monkeypatch.setattr(md.Expr, "__str__", lambda e: "?")
+    monkeypatch.setattr(text_printer, "text", lambda e: "?")
+    scrambled = derive("p2")
+    rename = {}
+    for g, h in zip(plain, scrambled):
+        assert g.op == h.op and len(g.free_symbols) == len(h.free_symbols)
+        for s in h.free_symbols:
+            rename[s] = md.symbol(s.name[:-2] + "p", *s.shape)
+    monkeypatch.undo()
+    from matderiv.core.expr import iter_nodes
+    from matderiv.core.spec import rebuild
+
+    def substitute(e: md.Expr) -> md.Expr:
+        memo: dict[md.Expr, md.Expr] = {}
+        for n in iter_nodes([e]):
+            memo[n] = rename.get(n, n) if not n.args else rebuild(n, [memo[a] for a in n.args])
+        return memo[e]
+    assert [substitute(h) for h in scrambled] == plain

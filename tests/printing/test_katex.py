@@ -14,7 +14,7 @@ import pytest
 
 import matderiv as md
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KATEX = ROOT / ".ci" / "node_modules" / "katex"
 
 RENDER = """

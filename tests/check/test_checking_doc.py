@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "checking.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "checking.md"
 FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
 try:
     import torch  # noqa: F401

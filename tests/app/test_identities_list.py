@@ -19,7 +19,7 @@ from matderiv.app import table
 from matderiv.app.derive import parse_with_seed
 from matderiv.core.expr import Expr
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ROWS = [r for r in table.read_rows(str(ROOT / "docs" / "identities.txt")) if not isinstance(r, str)]
 SIZES = [4, 3, 2, 5, 6, 7]
 

@@ -167,9 +167,10 @@ def test_types_from_names_where_clause_and_keywords() -> None:
     # Greek names are scalars, lower-case names vectors, upper-case ones matrices
     for name in ("alpha", "lambda_", "sigma2", "beta_hat", "\u03b1"):
         assert md.parse(f"{name}*x").args[0] == md.scalar(name)
-    # lambda is a Python keyword: the Greek scalar written lambda is the symbol lambda_, printed λ
-    assert md.parse("lambda*x").args[0] == md.scalar("lambda_")
-    assert md.parse("lambda*x where lambda: scalar") == md.parse("lambda_*x")
+    # lambda keeps its name (a symbol may be called like a Python keyword), printed λ
+    assert md.parse("lambda*x").args[0] == md.scalar("lambda")
+    assert md.parse("lambda*x where lambda: scalar") == md.parse("lambda*x")
+    assert md.parse("lambda_*x").args[0] == md.scalar("lambda_")  # another name
     assert md.latex(md.parse("lambda*x")) == r"\lambda x"
     assert md.parse("alphas").shape == (n, ONE)
     s = md.scalar("s")
@@ -271,7 +272,7 @@ def caret_column(message: str) -> int:
     ("x)", 2, "unmatched"),
     ("x # y", 3, "unexpected character"),
     ("foo(x) + y", 1, "unknown function 'foo'"),
-    ("x + if", 5, "not a valid identifier"),
+    ("x + _y", 5, "not a valid identifier"),
     ("_secret + x", 1, "not a valid identifier"),
     ("__import__(x)", 1, "unknown function"),
     ("x'*A*x where A: matrx", 17, "expected a type"),
@@ -446,6 +447,31 @@ def test_to_text_of_derivatives_round_trips() -> None:
     S = md.matrix("S", n, n, symmetric=True)
     x = md.vector("x", n)
     roundtrip(md.grad(x.T @ S @ x + md.logdet(S), "S"))
+
+
+# ---- lambda: MatrixCalculus.org's example lambda*x'*x ------------------------------------------------------------------
+def test_lambda_keeps_its_name() -> None:
+    f = md.parse("lambda*x'*x")
+    lam, x = md.scalar("lambda"), md.vector("x", "n")
+    assert f == (lam * x.T) @ x
+    assert {s.name for s in f.free_symbols} == {"lambda", "x"}
+    assert md.grad(f, "lambda") == x.T @ x
+    g = md.grad(f, "x")
+    assert md.to_text(g) == "2*lambda*x"
+    assert md.latex(f) == r"\left(\lambda x^{\top}\right) x"
+    assert md.latex(g) == r"2 \lambda x"
+    assert md.to_text(f) == "lambda*x'*x" and md.parse(md.to_text(f)) == f
+    fn = md.lambdify(["lambda", "x"], g)  # by name; the generated parameter is renamed (lambda is a keyword)
+    np.testing.assert_allclose(fn(2.0, [1.0, 2.0, 3.0]), [4.0, 8.0, 12.0])  # 2λx
+    value = md.lambdify(["lambda", "x"], f)
+    assert value(2.0, [1.0, 2.0, 3.0]) == pytest.approx(28.0)  # λ xᵀx
+
+
+def test_lambda_is_certified_by_name() -> None:
+    f = md.parse("lambda*x'*x")
+    report = md.check(f, "x", at={"lambda": 2.0, "x": [1.0, 2.0, 3.0]})
+    assert report.ok
+    assert md.check(f, ["lambda", "x"]).ok
 
 
 def test_user_functions_are_the_exception() -> None:

@@ -213,7 +213,7 @@ FROM_ERRORS: list[tuple[Callable[[], object], str]] = [
     (lambda: sympy.exp(X), "matrix function"),
     (lambda: sympy.Max(Trace(X), 0), "Max"),
     (lambda: sympy.I * X, "not a finite real number"),
-    (lambda: MatrixSymbol("lambda", k, k), "'lambda'"),
+    (lambda: MatrixSymbol("_hidden", k, k), "'_hidden'"),
     (lambda: "X.T*X", "str"),
 ]
 
