@@ -3,7 +3,7 @@ layer (``matderiv.app``) imports them from here, never from the package facade."
 from __future__ import annotations
 
 from .ad import grad, vjp
-from .check import CheckReport, check
+from .check import CheckReport, GradReport, check, check_vjp, gradcheck
 from .codegen import lambdify, mpmath_code, mpmath_function, numpy_code
 from .core.errors import (ArgumentError, CheckError, DerivativeError, InvalidNameError, MatderivError, ParseError,
                      ShapeError)
@@ -16,7 +16,7 @@ from .ops import const, symbol
 from .printing.latex import latex, latex_equation
 from .lang import parse, to_text
 from .simplify import simplify
-from .interop import from_sympy, to_sympy
+from .interop import from_sympy, from_torch, to_sympy, torch_parameters
 
 __version__ = "0.1.0"
 
@@ -44,8 +44,8 @@ __all__ = [
     "grad", "vjp", "simplify", "latex", "latex_equation",
     "MatderivError", "ShapeError", "DerivativeError", "ParseError", "ArgumentError", "InvalidNameError",
     "CheckError",
-    "check", "CheckReport", "mpmath_code", "mpmath_function",
-    "from_sympy", "to_sympy",
+    "check", "CheckReport", "check_vjp", "GradReport", "gradcheck", "mpmath_code", "mpmath_function",
+    "from_sympy", "to_sympy", "from_torch", "torch_parameters",
     "parse", "to_text",
     "numpy_code", "lambdify",
 ]

@@ -1,0 +1,349 @@
+"""Comparing a user's gradient values with a numerical reference: tolerances, kinks, located entries, the report.
+
+For a variable W with analytic gradient G (float64, the user's) and a direction D, the analytic directional
+derivative ⟨G, D⟩ is summed exactly (mpmath) and compared with the reference's ∂φ[D]. The tolerance is
+
+    tol = C_NOISE · noise(D) + C_FLOOR · u · Σ|Gᵢⱼ Dᵢⱼ| + C_REF · err_ref(D)
+
+* noise(D): the float64 round-off of the user's computation, measured, not assumed: second differences of the
+  user's gradient under input moves of ±2⁻³⁰, which cancel the true change and re-draw every rounding error
+  (:func:`matderiv.check.user.measure_noise`; it grows with the size and the conditioning of the problem);
+* u · Σ|Gᵢⱼ Dᵢⱼ|: the rounding of each stored entry, for a computation so exact that the perturbation does not
+  move it;
+* err_ref: the reference's own error estimate (tiny for mpmath; Ridders' estimate for float64).
+
+Each direction is classified from the one-sided values: **smooth** (they agree; the check is the central
+value), **kink** (they differ, and ⟨G, D⟩ lies between them, as relu or abs at 0 — reported, a failure only
+when ``strict``) or **mismatch**. When a direction mismatches, the wrong entries are located by bisection: the
+direction is split into halves over the entries of W, the half whose discrepancy exceeds its tolerance is split
+again, until single entries remain (best first, within a budget of reference evaluations).
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .reference import Numeric, U, dot_exact
+
+C_NOISE = 5.0
+C_FLOOR = 16.0
+C_REF = 10.0
+MAX_LOCATED = 5
+LOCATE_BUDGET = 400  # reference evaluations bisection may spend per variable
+
+
+def _f(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError, OverflowError):  # pragma: no cover
+        return float("nan")
+
+
+def digits_of(diff: float, scale: float, cap: float) -> float:
+    """−log₁₀(|diff| / |scale|), in [0, cap]."""
+    if diff == 0:
+        return cap
+    if not np.isfinite(diff):
+        return 0.0
+    if scale == 0:
+        return 0.0 if diff else cap
+    return round(min(cap, max(0.0, -math.log10(abs(diff) / abs(scale)))), 1)
+
+
+def _g(v: float, places: int = 6) -> str:
+    return f"{v:.{places}g}" if v == 0 or 1e-4 <= abs(v) < 1e6 else f"{v:.{places - 3}e}"
+
+
+def _places(rel: float) -> int:
+    """Enough significant digits to show a relative difference ``rel`` (6 to 17)."""
+    if not rel or not np.isfinite(rel) or rel >= 1e-4:
+        return 6
+    return int(min(17, math.ceil(-math.log10(rel)) + 2))
+
+
+@dataclass
+class Comparison:
+    """One direction (or, in entries mode, one entry): the analytic and numerical values and the verdict."""
+
+    label: str
+    analytic: float
+    numeric: float
+    abs_err: float
+    rel_err: float
+    tol: float
+    digits: float
+    kind: str  # "smooth", "kink" or "mismatch"
+    left: float | None = None
+    right: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.kind != "mismatch"
+
+    def line(self) -> str:
+        p = _places(self.rel_err)
+        side = "" if self.left is None or self.kind == "smooth" or _g(self.left) == _g(self.right) else \
+            f" (one-sided {_g(self.left)} | {_g(self.right)})"  # type: ignore[arg-type]
+        return (f"{self.label}: analytic {_g(self.analytic, p)}, numeric {_g(self.numeric, p)}{side}, "
+                f"|Δ| {self.abs_err:.2e} (rel {self.rel_err:.2e}, tolerance {self.tol:.2e}), "
+                f"{self.digits:g} digits — {self.kind}")
+
+
+@dataclass
+class Entry:
+    """One located entry of a gradient: where, what the user's gradient says and what the reference says."""
+
+    name: str
+    index: tuple[int, ...]
+    analytic: float
+    numeric: float
+    abs_err: float
+    rel_err: float
+    digits: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}[{', '.join(map(str, self.index))}]" if self.index else self.name
+
+    def line(self) -> str:
+        p = _places(self.rel_err)
+        return (f"{self.label}: analytic {_g(self.analytic, p)}, numeric {_g(self.numeric, p)}, "
+                f"|Δ| {self.abs_err:.2e}, rel {self.rel_err:.2e}, {self.digits:g} digits")
+
+
+@dataclass
+class VariableResult:
+    name: str
+    shape: tuple[int, ...]
+    comparisons: list[Comparison]
+    located: list[Entry] = field(default_factory=list)
+    strict: bool = False
+    located_evals: int = 0
+
+    @property
+    def kinks(self) -> int:
+        return sum(c.kind == "kink" for c in self.comparisons)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok and not (self.strict and c.kind == "kink") for c in self.comparisons)
+
+    @property
+    def worst(self) -> Comparison:
+        return max(self.comparisons, key=lambda c: (not c.ok, c.abs_err / c.tol if c.tol else math.inf))
+
+    @property
+    def worst_entry(self) -> Entry | None:
+        return self.located[0] if self.located else None
+
+    @property
+    def digits(self) -> float:
+        """The fewest digits of agreement over the smooth comparisons (a kink has no single derivative)."""
+        smooth = [c.digits for c in self.comparisons if c.kind != "kink"]
+        return min(smooth) if smooth else 0.0
+
+
+@dataclass
+class GradReport:
+    """The check of gradient values against a numerical reference; ``bool(report)`` is ``report.ok``.
+
+    ``variables`` holds one :class:`VariableResult` per checked input (its ``comparisons``, ``worst`` one,
+    ``located`` wrong entries, ``kinks``); ``reference`` says which reference was used and ``reference_digits``
+    how many digits it is good for; ``notes`` say what else was noticed (a fallback, kinks)."""
+
+    title: str
+    variables: list[VariableResult]
+    reference: str
+    reference_kind: str
+    reference_digits: float
+    mode: str
+    tolerance: str
+    strict: bool = False
+    notes: list[str] = field(default_factory=list)
+    evaluations: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return all(v.ok for v in self.variables)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    @property
+    def kinks(self) -> int:
+        return sum(v.kinks for v in self.variables)
+
+    def __getitem__(self, name: str) -> VariableResult:
+        for v in self.variables:
+            if v.name == name:
+                return v
+        raise KeyError(name)
+
+    def __str__(self) -> str:
+        unit = "entries" if self.mode == "entries" else "directions"
+        lines = []
+        for v in self.variables:
+            n = len(v.comparisons)
+            bad = [c for c in v.comparisons if not c.ok or (self.strict and c.kind == "kink")]
+            kinks = f", {v.kinks} at a kink" if v.kinks else ""
+            if not bad:
+                agree = f"agree to ≥ {v.digits:g} digits" if v.kinks < n else "are at a kink"
+                lines.append(f"correct: {self.title} for {v.name} — {n} {unit} {agree}"
+                             f"{kinks if v.kinks < n else ''} (reference: {self.reference_kind}, good to "
+                             f"{self.reference_digits:g} digits)")
+            else:
+                lines.append(f"FAILED: {self.title} for {v.name} — {len(bad)} of {n} {unit} disagree{kinks}")
+                for c in bad[:3]:
+                    lines.append(f"  {c.line()}")
+                if len(bad) > 3:
+                    lines.append(f"  … and {len(bad) - 3} more")
+                if v.located:
+                    lines.append(f"  worst entry found (bisection over the entries of {v.name}, "
+                                 f"{v.located_evals} evaluations): {v.located[0].line()}")
+                    for e in v.located[1:]:
+                        lines.append(f"  also wrong: {e.line()}")
+        lines.append(f"  reference: {self.reference}; good to {self.reference_digits:g} digits")
+        lines.append(f"  tolerance: {self.tolerance}")
+        for note in self.notes:
+            lines.append(f"  note: {note}")
+        return "\n".join(lines)
+
+
+# ---- the comparison ----------------------------------------------------------------------------------------------
+Noise = Callable[[int, np.ndarray], float]
+
+
+def tolerance(g: np.ndarray, d: np.ndarray, noise: float, num: Numeric) -> float:
+    floor = U * float(np.sum(np.abs(np.asarray(g, dtype=float) * d)))
+    return C_NOISE * noise + C_FLOOR * floor + C_REF * num.err
+
+
+def classify(analytic: Any, num: Numeric, tol: float) -> str:
+    """smooth / kink / mismatch (see the module docstring)."""
+    diff = _f(analytic - num.central) if not isinstance(analytic, float) else analytic - _f(num.central)
+    if num.left is None:
+        return "smooth" if abs(diff) <= tol else "mismatch"
+    gap = abs(_f(num.right - num.left))
+    if gap <= C_REF * (num.err_one or 0.0) + tol:
+        return "smooth" if abs(diff) <= tol else "mismatch"
+    lo, hi = sorted((_f(num.left), _f(num.right)))
+    a = _f(analytic)
+    return "kink" if lo - tol <= a <= hi + tol else "mismatch"
+
+
+def compare_direction(label: str, g: np.ndarray, d: np.ndarray, num: Numeric, noise: float, cap: float,
+                      scale: float = 1.0) -> Comparison:
+    """``scale`` divides the reported values (entries mode: the unit direction was scaled by it)."""
+    a = dot_exact(g, d)
+    tol = tolerance(g, d, noise, num)
+    kind = classify(a, num, tol)
+    diff = abs(_f(a - num.central))
+    q = _f(num.central)
+    left = None if num.left is None else _f(num.left) / scale
+    right = None if num.right is None else _f(num.right) / scale
+    return Comparison(label=label, analytic=_f(a) / scale, numeric=q / scale, abs_err=diff / scale,
+                      rel_err=diff / abs(q) if q else (0.0 if diff == 0 else math.inf), tol=tol / scale,
+                      digits=digits_of(diff, q, cap) if q else (cap if diff <= tol else 0.0), kind=kind,
+                      left=left, right=right)
+
+
+def entry_index(shape: tuple[int, ...], k: int) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.unravel_index(k, shape)) if shape else ()
+
+
+def locate(name: str, w: int, g: np.ndarray, d: np.ndarray, reference: Any, noise: Noise, cap: float) -> tuple[list[Entry], int]:
+    """The wrong entries of g along the failing direction d, best first, by bisection over the entries."""
+    shape = np.shape(g)
+    gflat, dflat = np.asarray(g, dtype=float).ravel(), np.asarray(d, dtype=float).ravel()
+    start = reference.evals
+    support = [k for k in range(dflat.size) if dflat[k] != 0]
+
+    def evaluate(block: list[int]) -> tuple[float, float, Numeric]:
+        db = np.zeros(dflat.size)
+        db[block] = dflat[block]
+        db = db.reshape(np.shape(d))
+        num = reference.directional(w, db, one_sided=False)
+        a = dot_exact(gflat.reshape(np.shape(d)), db)
+        tol = tolerance(gflat.reshape(np.shape(d)), db, noise(w, db), num)
+        return abs(_f(a - num.central)), tol, num
+
+    found: list[Entry] = []
+    heap: list[tuple[float, int, list[int], Numeric | None]] = [(-math.inf, 0, support, None)]
+    counter = 1
+    while heap and len(found) < MAX_LOCATED and reference.evals - start < LOCATE_BUDGET:
+        _, _, block, num = heapq.heappop(heap)
+        if len(block) == 1:
+            k = block[0]
+            if num is None:
+                _, _, num = evaluate(block)
+            numeric = _f(num.central) / dflat[k]
+            an = float(gflat[k])
+            diff = abs(an - numeric)
+            found.append(Entry(name=name, index=entry_index(shape, k), analytic=an, numeric=numeric,
+                               abs_err=diff, rel_err=diff / abs(numeric) if numeric else math.inf,
+                               digits=digits_of(diff, numeric, cap)))
+            continue
+        halves = [block[:len(block) // 2], block[len(block) // 2:]]
+        scored = [(h, *evaluate(h)) for h in halves]
+        over = [(h, diff, tol, num) for h, diff, tol, num in scored if diff > tol]
+        if not over:  # the parent's excess is spread over both halves: follow the larger share
+            over = [max(scored, key=lambda s: s[1] / s[2] if s[2] else math.inf)]
+        for h, diff, tol, num in over:
+            heapq.heappush(heap, (-diff, counter, h, num))
+            counter += 1
+    found.sort(key=lambda e: -e.abs_err)
+    return found, reference.evals - start
+
+
+def label_of(name: str, shape: tuple[int, ...], k: int) -> str:
+    idx = entry_index(shape, k)
+    return f"{name}[{', '.join(map(str, idx))}]" if idx else name
+
+
+def run(names: Sequence[str], wrt: Sequence[int], x0: Sequence[np.ndarray], grads: Sequence[np.ndarray],
+        reference: Any, noise: Noise, directions: dict[int, list[np.ndarray]], mode: str, strict: bool,
+        cap: float) -> list[VariableResult]:
+    """Compare every variable's gradient with the reference, along ``directions`` or entry by entry."""
+    out = []
+    for w, g in zip(wrt, grads):
+        g = np.asarray(g, dtype=float)
+        shape = np.shape(x0[w])
+        comps: list[Comparison] = []
+        failing: list[tuple[float, np.ndarray]] = []
+        one_sided = reference.kind == "mpmath" or strict
+        if mode == "entries":
+            xs = np.asarray(x0[w], dtype=float)
+            s = max([1.0] + [abs(float(v)) for v in xs.ravel()])
+            for k in range(max(1, int(np.prod(shape)))):
+                d = np.zeros(shape if shape else ())
+                d.flat[k] = s
+                num = reference.directional(w, d, one_sided=one_sided)
+                c = compare_direction(label_of(names[w], shape, k), g, d, num, noise(w, d), cap, scale=s)
+                if c.kind == "mismatch" and num.left is None:
+                    c = compare_direction(c.label, g, d, reference.directional(w, d, one_sided=True),
+                                          noise(w, d), cap, scale=s)
+                comps.append(c)
+        else:
+            for j, d in enumerate(directions[w]):
+                num = reference.directional(w, d, one_sided=one_sided)
+                c = compare_direction(f"direction {j + 1}", g, d, num, noise(w, d), cap)
+                if c.kind == "mismatch" and num.left is None:  # float64: the one-sided values, to tell a kink
+                    c = compare_direction(c.label, g, d, reference.directional(w, d, one_sided=True),
+                                          noise(w, d), cap)
+                if c.kind == "mismatch":
+                    failing.append((c.abs_err / c.tol if c.tol else math.inf, d))
+                comps.append(c)
+        res = VariableResult(name=names[w], shape=shape, comparisons=comps, strict=strict)
+        if mode == "entries":
+            bad = [(c, k) for k, c in enumerate(comps) if c.kind == "mismatch"]
+            res.located = sorted((Entry(names[w], entry_index(shape, k), c.analytic, c.numeric, c.abs_err,
+                                        c.rel_err, c.digits) for c, k in bad), key=lambda e: -e.abs_err)[:MAX_LOCATED]
+        elif failing and int(np.prod(shape)) > 0:
+            worst = max(failing, key=lambda t: t[0])[1]
+            res.located, res.located_evals = locate(names[w], w, g, worst, reference, noise, cap)
+        out.append(res)
+    return out

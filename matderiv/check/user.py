@@ -1,0 +1,205 @@
+"""Gradients the user computed — a numpy function, or an array at one point — checked against mpmath
+differences of the expression (``md.check(f, X, grad=...)``), and VJPs (``md.check_vjp``).
+
+A user function is called with the inputs in natural numpy shapes (vectors 1-D, scalars floats), the shapes
+``md.lambdify`` functions take: by keyword when its parameters are named like the symbols, otherwise
+positionally in the order of ``args=`` (the order you would give ``md.lambdify``); with one symbol no order is
+needed. It returns the gradient with respect to the variable (a tuple, one per variable, when one function
+serves several). See :mod:`.compare` for the tolerance and the verdicts.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from ..core.errors import ArgumentError, CheckError, MatderivError, ShapeError
+from .compare import GradReport, run
+from .reference import MpmathReference, U
+
+FAR = 2.0 ** -30  # relative input moves whose second differences measure the user's round-off
+PERTURB = 4 * U  # the small moves used where the gradient jumps within FAR
+JUMP = 1e-8  # second differences beyond this fraction of Σ|G∘D| mean a jump, not round-off
+N_PERTURB = 8  # pairs: the largest of 8 second differences is rarely below a fifth of the actual error
+N_NEAR = 3
+TOLERANCE_TEXT = ("5 × the float64 round-off of the analytic side, measured by second differences of it under input "
+                  "moves of ±2^-30 (the largest of 8 pairs), + 16·u·Σ|G∘D| + 10 × the reference's error estimate")
+
+
+def as_array(value: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """A user's gradient value (array, list, number, torch tensor) as a float array of ``shape``."""
+    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ArgumentError(f"{what} is not an array of numbers: {type(value).__name__} ({exc})") from None
+    size = int(np.prod(shape)) if shape else 1
+    if arr.size != size or (arr.ndim == 2 and len(shape) == 2 and arr.shape != shape) or \
+            (len(shape) == 1 and arr.ndim == 2 and 1 not in arr.shape):
+        raise ShapeError(f"{what} has shape {arr.shape}, but the variable's shape is {shape}")
+    return arr.reshape(shape)
+
+
+def caller(fn: Callable[..., Any], names: Sequence[str], args: Sequence[str] | None, what: str,
+           extra: int = 0) -> Callable[[Mapping[str, Any], tuple[Any, ...]], Any]:
+    """How to call the user's ``fn`` with the symbols' values (a dict name → value), then ``extra`` positional
+    values (the seed of a VJP): by keyword name, in the order of ``args``, or for one symbol positionally."""
+    order = list(getattr(fn, "args", None) and [a.name for a in fn.args] or [])  # an md.lambdify function
+    if args is not None:
+        order = list(args)
+        unknown = [a for a in order if a not in names]
+        if unknown:
+            raise ArgumentError(f"check: args names {', '.join(map(repr, unknown))}, which the expression does not "
+                                f"use (its symbols: {', '.join(sorted(names))})")
+    if not order:
+        try:
+            sig = inspect.signature(fn)
+        except (TypeError, ValueError):
+            sig = None
+        params = [] if sig is None else [p for p in sig.parameters.values()
+                                          if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        named = [p.name for p in params if p.kind != p.POSITIONAL_ONLY]
+        body = named[:len(named) - extra] if extra else named
+        if body and all(n in names for n in body) and len(params) - extra == len(body):
+            keys = body
+
+            def by_name(vals: Mapping[str, Any], rest: tuple[Any, ...]) -> Any:
+                return fn(*[vals[k] for k in keys], *rest)
+            return by_name
+        if len(names) == 1:
+            order = list(names)
+        else:
+            shown = ", ".join(p.name for p in params) if sig is not None else "unknown"
+            raise ArgumentError(f"check: cannot tell which argument of {what} is which: its parameters ({shown}) "
+                                f"are not the symbol names ({', '.join(sorted(names))}); name them so, or give "
+                                f"args=[...] in md.lambdify order")
+
+    def positional(vals: Mapping[str, Any], rest: tuple[Any, ...]) -> Any:
+        return fn(*[vals[k] for k in order], *rest)
+    return positional
+
+
+def call_user(fn: Callable[..., Any], vals: Mapping[str, Any], rest: tuple[Any, ...], what: str) -> Any:
+    try:
+        with np.errstate(all="ignore"):
+            return fn(vals, rest)
+    except MatderivError:
+        raise
+    except Exception as exc:
+        raise CheckError(f"check: calling {what} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _moved(xs: Sequence[np.ndarray], rel: float, signs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    return [np.asarray(x, dtype=float) * (1 + rel * r) for x, r in zip(xs, signs)]
+
+
+def measure_noise(grads_at: Callable[[list[np.ndarray]], list[np.ndarray]], base: list[np.ndarray],
+                  xs: Sequence[np.ndarray], wrt: Sequence[int], gen: np.random.Generator) -> Callable[[int, np.ndarray], float]:
+    """noise(w, D): the float64 round-off of ⟨G, D⟩ in the user's computation, measured.
+
+    Second differences ⟨(G(x+δ) + G(x−δ))/2 − G(x), D⟩ with every input entry moved by a relative δ = ±2⁻³⁰: the
+    true change of the gradient is linear in δ and cancels, its curvature term is O(δ²) ≈ 1e-18, and what remains
+    is the round-off of three independent evaluations (a δ of 1e-9 changes every intermediate far beyond its last
+    bit, so the rounding errors are re-drawn, systematic ones such as 1 − σ(t) near σ = 1 included). Where the
+    gradient jumps within δ (a kink of the user's function), the second differences are O(1): there the spread of
+    G under moves of ±4 units of round-off serves instead."""
+    far: list[list[np.ndarray]] = [[] for _ in wrt]
+    for _ in range(N_PERTURB):
+        signs = [gen.choice([-1.0, 1.0], np.shape(x)) for x in xs]
+        plus, minus = grads_at(_moved(xs, FAR, signs)), grads_at(_moved(xs, -FAR, signs))
+        for j, g0 in enumerate(base):
+            far[j].append((np.asarray(plus[j], dtype=float) + np.asarray(minus[j], dtype=float)) / 2 - g0)
+    near: list[list[np.ndarray]] = []
+    pos = {w: j for j, w in enumerate(wrt)}
+
+    def noise(w: int, d: np.ndarray) -> float:
+        j = pos[w]
+        second = max(abs(float(np.sum(dg * d))) for dg in far[j])
+        scale = float(np.sum(np.abs(base[j] * d)))
+        if second <= JUMP * scale:
+            return second
+        if not near:  # computed once, the first time a jump is seen
+            for _ in range(N_NEAR):
+                close = grads_at(_moved(xs, PERTURB, [gen.choice([-1.0, 1.0], np.shape(x)) for x in xs]))
+                near.append([np.asarray(c, dtype=float) - g0 for c, g0 in zip(close, base)])
+        return max(abs(float(np.sum(n[j] * d))) for n in near)
+    return noise
+
+
+def noise_from_reference(reference: MpmathReference, names: Sequence[str], values: Mapping[str, np.ndarray],
+                         gen: np.random.Generator) -> Callable[[int, np.ndarray], float]:
+    """For a gradient given as numbers (no function to re-run): how much the exact directional derivative moves
+    when the inputs move by a few units in the last place — the conditioning part of any float64 computation."""
+    moved = [_moved([values[n] for n in names], PERTURB, [gen.choice([-1.0, 1.0], np.shape(values[n])) for n in names])
+             for _ in range(2)]
+    refs = [reference.at(m) for m in moved]
+    cache: dict[tuple[int, bytes], Any] = {}
+
+    def noise(w: int, d: np.ndarray) -> float:
+        key = (w, np.asarray(d, dtype=float).tobytes())
+        if key not in cache:
+            q0 = reference.directional(w, d, one_sided=False).central
+            cache[key] = max(abs(float(r.directional(w, d, one_sided=False).central - q0)) for r in refs)
+        return cache[key]
+    return noise
+
+
+def check_values(title: str, phi_mp: Callable[[list[np.ndarray]], Any], names: list[str], nat: dict[str, np.ndarray],
+                 wrt_names: list[str], grad: object, dps: int, mode: str, strict: bool, args: Sequence[str] | None,
+                 dirs: dict[str, list[np.ndarray]], gen: np.random.Generator, seed_name: str | None = None,
+                 what: str = "grad", given_at: bool = False) -> GradReport:
+    """The check of user gradient values (``grad``: a function, arrays, or a list of one per variable). With
+    ``seed_name`` (a VJP), the function gets the other symbols' values and then the seed's."""
+    rest: tuple[Any, ...] = () if seed_name is None else (nat[seed_name],)
+    inputs = [n for n in names if n != seed_name]
+    shapes = {n: np.shape(nat[n]) for n in names}
+    wrt_index = [names.index(n) for n in wrt_names]
+    items = list(grad) if isinstance(grad, (list, tuple)) and len(wrt_names) > 1 else [grad]
+    if isinstance(grad, (list, tuple)) and len(wrt_names) == 1 and len(grad) == 1 and \
+            (callable(grad[0]) or isinstance(grad[0], (np.ndarray, list, tuple))):
+        items = [grad[0]]
+    if len(items) != len(wrt_names) and not (len(items) == 1 and callable(items[0])):
+        raise ArgumentError(f"check: {what} gives {len(items)} item(s) for {len(wrt_names)} variable(s) "
+                            f"({', '.join(wrt_names)}); give one per variable, or one function returning a tuple")
+    one_fn = len(items) == 1 and callable(items[0]) and len(wrt_names) > 1
+    calls = [caller(it, inputs, args, what, extra=len(rest)) if callable(it) else None for it in items]
+    if any(c is None for c in calls) and not given_at:
+        raise ArgumentError(f"check: {what} given as numbers is the gradient at one point; give that point with at=, "
+                            f"or give a function of the inputs")
+
+    def grads_at(vals: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        if one_fn:
+            res = call_user(calls[0], vals, rest, what)  # type: ignore[arg-type]
+            if not isinstance(res, (list, tuple)) or len(res) != len(wrt_names):
+                raise ArgumentError(f"check: {what} must return a tuple of {len(wrt_names)} gradients "
+                                    f"({', '.join(wrt_names)}), got {type(res).__name__}")
+            return [as_array(r, shapes[n], f"the {what} value for {n!r}") for r, n in zip(res, wrt_names)]
+        out = []
+        for c, it, n in zip(calls, items, wrt_names):
+            v = call_user(c, vals, rest, what) if c is not None else it
+            out.append(as_array(v, shapes[n], f"the {what} value for {n!r}"))
+        return out
+
+    base = grads_at(nat)
+    for g, n in zip(base, wrt_names):
+        if not np.all(np.isfinite(g)):
+            raise CheckError(f"check: the {what} value for {n!r} has non-finite entries at the chosen point")
+    reference = MpmathReference(phi_mp, [nat[n] for n in names], dps, verify=False, what="the expression")
+    reference.start()
+    if all(c is not None for c in calls):
+        noise = measure_noise(lambda xs: grads_at(dict(zip(names, xs))), base, [nat[n] for n in names], wrt_index,
+                              gen)
+    else:
+        noise = noise_from_reference(reference, names, nat, gen)
+    variables = run(names, wrt_index, [nat[n] for n in names], base, reference, noise,
+                    {names.index(n): dirs[n] for n in wrt_names}, mode, strict, cap=16.0)
+    notes = []
+    kinks = sum(v.kinks for v in variables)
+    if kinks:
+        notes.append(f"{kinks} comparison(s) at a kink (the one-sided derivatives differ and the analytic value lies "
+                     f"between them){'; strict: counted as failures' if strict else '; not counted as failures'}")
+    return GradReport(title=title, variables=variables, reference=reference.describe(), reference_kind="mpmath",
+                      reference_digits=reference.digits(), mode=mode, tolerance=TOLERANCE_TEXT, strict=strict,
+                      notes=notes, evaluations=reference.evals)
