@@ -286,6 +286,9 @@ class _Checker:
 
     def _infer_const(self, n: _Node) -> Shape2:
         which, c, dims = n.value
+        if which == "dim":  # a dimension used as a number
+            self.term(dims[0])
+            return (ONE, ONE)
         if which == "vector":
             return (self.term(dims[0] if dims else None), ONE)
         if which == "eye":
@@ -410,7 +413,9 @@ class _Checker:
         return self.symbol_exprs[n.value]
 
     def _build_const(self, n: _Node, args: list[Expr], names: dict) -> Expr:
-        which, c, _ = n.value
+        which, c, dims = n.value
+        if which == "dim":
+            return ops.dim(dims[0])
         r, k = (self.final(t, names) for t in self.shape[n])
         if which == "eye":
             return ops.eye(r)

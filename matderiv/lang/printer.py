@@ -82,6 +82,10 @@ class LanguagePrinter(Printer):
             return f"matrix({c}, {dim_text(n)}, {dim_text(m)})", ATOM
         return f"{'vector' if m == ONE else 'matrix'}({c})", ATOM
 
+    def _print_dimension(self, e: Expr) -> tuple[str, int]:
+        """A dimension used as a number: ``dim(n)``, ``dim(m*n)``."""
+        return f"dim({dim_text(e.params[0])})", ATOM
+
     def _print_ones(self, e: Expr) -> tuple[str, int]:
         return self._filled(1, e)
 

@@ -16,7 +16,7 @@ from ..core.expr import ONE, Expr, as_dim, check_name, dim_symbol
 
 
 # ---- vocabulary ------------------------------------------------------------------------------------------------
-CONSTANTS = ("vector", "matrix", "eye")
+CONSTANTS = ("vector", "matrix", "eye", "dim")
 TYPES = ("scalar", "vector", "matrix", "symmetric")
 #: Greek letter names: a name that is one of these, optionally followed by digits or ``_...``, is a scalar.
 GREEK = frozenset("""alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu
@@ -320,9 +320,9 @@ class _Parser:
     def call(self, name: _Token) -> _Node:
         opened = self.next()
         self.deeper()
-        if name.text in ("vector", "matrix", "eye"):
+        if name.text in CONSTANTS:
             c: int | float = 1
-            if name.text != "eye":
+            if name.text not in ("eye", "dim"):
                 c = self.signed_number(name.text)
                 if not self.at(","):
                     dims: list[sympy.Expr] = []
@@ -335,10 +335,10 @@ class _Parser:
                 self.next()
                 dims.append(self.dim())
             close = self.expect(")", opened)
-            limit = {"vector": 1, "matrix": 2, "eye": 1}[name.text]
+            limit = {"vector": 1, "matrix": 2, "eye": 1, "dim": 1}[name.text]
             if len(dims) > limit:
                 form = {"vector": "vector(c) or vector(c, n)", "matrix": "matrix(c), matrix(c, n) or "
-                        "matrix(c, n, m)", "eye": "eye or eye(n)"}[name.text]
+                        "matrix(c, n, m)", "eye": "eye or eye(n)", "dim": "dim(n)"}[name.text]
                 raise self.src.parse_error(f"too many dimensions: write {form}", name.pos)
             self.depth -= 1
             return _Node("const", name.pos, name.pos, close.end, (), (name.text, c, dims))

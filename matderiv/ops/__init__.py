@@ -15,14 +15,14 @@ from typing import Any
 
 from ..core.spec import FUNCTIONS, OPS, node, rebuild
 from . import operators  # noqa: F401  (attaches @, +, *, ... to Expr)
-from .base import as_expr, const, eye, is_number, ones, ones_like, symbol, zeros, zeros_like
+from .base import as_expr, const, dim, eye, is_number, ones, ones_like, symbol, zeros, zeros_like
 from .elementwise import (abs_, add, apply, cos, divide, elementwise, exp, log, mul, neg, power, relu, sigmoid, sign,
                           sin, softplus, sqrt, step, tan, tanh, to_expr)
 from .linalg import det, inv, logdet, matmul, solve, trace, transpose
 from .reductions import logsumexp, norm1, norm2, softmax, sum_
 from .structure import blockdot, blocksum, diag, diag_matrix, diagpart, kron
 
-__all__ = ["OPS", "FUNCTIONS", "node", "rebuild", "as_expr", "const", "eye", "is_number", "ones", "ones_like",
+__all__ = ["OPS", "FUNCTIONS", "node", "rebuild", "as_expr", "const", "dim", "eye", "is_number", "ones", "ones_like",
            "symbol", "zeros", "zeros_like", "abs_", "add", "apply", "cos", "divide", "elementwise", "exp", "log",
            "mul", "neg", "power", "relu", "sigmoid", "sign", "sin", "softplus", "sqrt", "step", "tan", "tanh",
            "to_expr", "det", "inv", "logdet", "matmul", "solve", "trace", "transpose", "logsumexp", "norm1",

@@ -195,7 +195,8 @@ def _with_axis(name: str, latex: bool = False) -> Any:
     return lambda e, x: rf"\operatorname{{{name}}}{under[e.params[0]] if e.params else ''}\left({x}\right)"
 
 
-defop("logsumexp", _reduced, vjp=_lse_vjp, arity=1, text=_with_axis("logsumexp"),
+defop("logsumexp", _reduced, vjp=_lse_vjp, arity=1, build=lambda args, params: logsumexp(args[0], *params),
+      text=_with_axis("logsumexp"),
       latex=_with_axis("logsumexp", latex=True), lang="logsumexp", params=("axis",), sympy=_lse_sympy,
       mpmath=_logsumexp, numpy=_logsumexp_numpy)
 
@@ -216,7 +217,7 @@ def _softmax_shape(d: ShapeAlgebra, shapes: tuple[Shape, ...], params: tuple[Any
         if (d.is_one(n) or d.is_one(m)) and params[0] in (1, -2) and not d.is_scalar(shapes[0]):
             d.fail(f"softmax: {{0}} is a vector, which has one axis (0 or -1: its entries), not axis {params[0]}")
         return shapes[0]
-    if not d.equal(shapes[0][1], d.one):
+    if not d.is_one(shapes[0][0]) and not d.equal(shapes[0][1], d.one):  # a column, or a row
         d.fail("softmax needs a vector, got {0}; of a matrix, give the axis: softmax(X, 1) row by row")
     return shapes[0]
 
@@ -278,7 +279,8 @@ def _softmax_numpy(p: Any, n: Any) -> Any:
     return f"{e} / {e}.sum()", p.MUL
 
 
-defop("softmax", _softmax_shape, vjp=_softmax_vjp, arity=1, text=_with_axis("softmax"),
+defop("softmax", _softmax_shape, vjp=_softmax_vjp, arity=1, build=lambda args, params: softmax(args[0], *params),
+      text=_with_axis("softmax"),
       latex=_with_axis("softmax", latex=True), lang="softmax", params=("axis",), sympy=_softmax_sympy,
       mpmath=_softmax, numpy=_softmax_numpy)
 

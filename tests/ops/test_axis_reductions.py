@@ -133,3 +133,19 @@ def test_attention_vjp_at_large_logits_is_finite_and_certified() -> None:
     assert all(np.all(np.isfinite(x)) for x in vals)
     np.testing.assert_allclose(vals[0], _softmax(q @ k.T, 1) @ v, rtol=1e-12, atol=1e-12)
     assert md.check(F, [Q, Kk, V], seed=G).ok
+
+
+@pytest.mark.parametrize("op", ["softmax", "logsumexp", "sum", "mean"])
+@pytest.mark.parametrize("k", [0, -1])
+def test_the_language_builds_what_the_constructors_build(op: str, k: int) -> None:
+    """Text and Python agree on degenerate axes too (a row or a column), and so do their values."""
+    x = md.vector("x", 3)
+    f = getattr(md, op)
+    for arg, text in ((x, "x"), (x.T, "x'")):
+        e = md.parse(f"{op}({text}, {k})", x="vector(3)")
+        assert e == f(arg, k)
+        xv = np.array([0.5, -1.0, 2.0])
+        got = np.ravel(md.lambdify([x], e)(xv))
+        want = {"softmax": np.exp(xv) / np.exp(xv).sum(), "logsumexp": [np.log(np.exp(xv).sum())],
+                "sum": [xv.sum()], "mean": [xv.mean()]}[op]
+        np.testing.assert_allclose(got, want, rtol=1e-14)

@@ -39,3 +39,10 @@ def test_dim_constructor_and_products_of_dimensions() -> None:
     assert md.dim(3) == md.const(3)
     np.testing.assert_allclose(md.lambdify([A], md.grad(mean, A))(Av), np.full((3, 4), 1 / 12))
     assert md.to_sympy(md.dim("n")).name == "n"
+
+
+def test_text_language_writes_a_dimension_as_dim() -> None:
+    assert md.to_text(MSE) == "norm2(X*w - y)^2/dim(n) where X: matrix(n, d), w: vector(d), y: vector(n)"
+    for e in (MSE, md.grad(MSE, w), md.mean(md.matrix("A", "n", "m")), md.mean(X, axis=0)):
+        assert md.parse(md.to_text(e)) == e
+    assert md.parse("x'*x/dim(n) where x: vector(n)") == md.vector("x", "n").T @ md.vector("x", "n") / md.dim("n")
