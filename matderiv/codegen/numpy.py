@@ -26,6 +26,7 @@ from ..core.functions import NAMED, Fn
 from ..core.functions import x as _X
 from ..printing.base import ADD, ATOM, MUL, NEG, POW
 from .args import PHRASE, Arguments, call_with_dims
+from ..core.spec import RULES as SPEC_RULES
 from .common import (Canonical, Names, function_name, number_code, outputs_of, reserved, resolve_args,
                      use_counts)
 from .lower import SPECIAL, Lowering, Node, Shape, kind_of
@@ -499,12 +500,24 @@ def _array_text(shape: Shape) -> str:
     return {"s": "float", "c": f"({shape[0]},)", "r": f"({shape[1]},)"}.get(k, f"({shape[0]}, {shape[1]})")
 
 
+def _block_identities() -> Callable[[Expr], Expr]:
+    """The identities the op blocks registered (:func:`matderiv.core.spec.rule_for`), applied bottom-up: the
+    numerically safe forms of compositions, log softmax(Z) = Z − logsumexp(Z) (finite at logits of ±1000) and
+    log det X = logdet X, whichever way the expression was built."""
+    from ..simplify import bottom_up, do_one
+    return bottom_up(lambda e: do_one(SPEC_RULES.get(e.op, ()))(e))
+
+
+_STABLE = _block_identities()
+
+
 class NumPyFunction:
     """The source of ``name(*params)`` returning ``outputs`` (a tuple when ``many``), printed by ``printer``."""
 
     def __init__(self, outputs: Sequence[Expr], params: Sequence[Expr], name: str, many: bool,
                  printer: type[NumPyPrinter] = NumPyPrinter) -> None:
         self.outputs, self.params, self.name, self.many = list(outputs), list(params), name, many
+        self.computed = [_STABLE(e) for e in self.outputs]  # what the code evaluates: the same values, stably
         self.printer = printer
         self.names = Names(printer.reserved())
         self.names.taken.add(name)
@@ -594,7 +607,7 @@ class NumPyFunction:
         """The computing statements and the extra modules they import."""
         canon = Canonical()
         low = Lowering(self.pnames)
-        roots = [low.output(low.lower(canon(e))) for e in self.outputs]
+        roots = [low.output(low.lower(canon(e))) for e in self.computed]
         order, _ = use_counts(roots)
         # a view (transpose, broadcast) used k times uses its argument k times
         eff: dict[Node, int] = {r: 0 for r in order}

@@ -178,12 +178,18 @@ def sort_key(e: Expr) -> tuple[str, ...]:
     """A total order on expressions from their structure alone, never their printed text: the sequence of their
     names, numbers and operators in reading order (``A @ x`` is ``("A", " @ ", "x")``, ``Aᵀ`` is ``("A", ".T")``),
     compared token by token. Canonical forms sort terms and factors by it, so a printer cannot change them."""
-    k = e._key
-    if k is not None:
-        return k  # type: ignore[no-any-return]
-    for n in iter_nodes([e]):
-        if n._key is None:
-            object.__setattr__(n, "_key", _key_of(n))
+    stack = [e]
+    while stack:  # children first, visiting only nodes without a key yet (linear in the new part of the DAG)
+        n = stack[-1]
+        if n._key is not None:
+            stack.pop()
+            continue
+        todo = [a for a in n.args if a._key is None]
+        if todo:
+            stack.extend(todo)
+            continue
+        stack.pop()
+        object.__setattr__(n, "_key", _key_of(n))
     return e._key  # type: ignore[no-any-return]
 
 
@@ -191,7 +197,7 @@ _INFIX = {"add": " + ", "mul": " * ", "matmul": " @ "}
 
 
 def _key_of(n: Expr) -> tuple[str, ...]:
-    if n.op in ("symbol", "const"):
+    if n.op in ("symbol", "const", "dimension"):
         return (str(n.params[0]),)
     if n.op == "transpose":
         return n.args[0]._key + (".T",)
@@ -206,4 +212,6 @@ def _key_of(n: Expr) -> tuple[str, ...]:
     out = (head, "(")
     for i, a in enumerate(n.args):
         out += ((", ",) if i else ()) + a._key
+    if n.args and n.op != "apply":
+        out += tuple(f", {p}" for p in n.params)  # softmax(X, axis=0) and softmax(X, axis=1) differ
     return out + (")",)

@@ -122,6 +122,10 @@ class Fn:
 @lru_cache(maxsize=1024)
 def _derivative(name: str, body: sympy.Expr) -> sympy.Expr:
     d = sympy.diff(body, x)
+    for p in d.atoms(sympy.Pow):  # sinh u / cosh u = tanh u: finite where both overflow (d/dx log cosh x at 800)
+        if p.exp == -1 and isinstance(p.base, sympy.cosh):
+            u = p.base.args[0]
+            d = d.subs(sympy.sinh(u), sympy.tanh(u) * sympy.cosh(u))
     if d.has(sympy.DiracDelta):
         d = d.replace(lambda e: isinstance(e, sympy.DiracDelta), lambda e: sympy.Integer(0))
     if d.has(sympy.Derivative) or d.has(sympy.Subs):

@@ -66,3 +66,10 @@ def test_every_op_with_a_domain_states_it_as_a_domain_object() -> None:
         assert d is None or isinstance(d, domains.Domain) or callable(d), name
         if isinstance(d, domains.Domain):
             assert d.description and d.name
+
+
+def test_the_derivative_of_log_cosh_is_tanh_and_finite_at_800() -> None:
+    g = md.elementwise("logcosh", sympy.log(sympy.cosh(t)))
+    v = md.vector("v", 3)
+    d = md.grad(md.sum(g(v)), v)
+    np.testing.assert_allclose(md.lambdify([v], d)(np.array([-800.0, 0.3, 800.0])), [-1.0, np.tanh(0.3), 1.0])
