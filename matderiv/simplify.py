@@ -12,6 +12,7 @@ from typing import Callable, Iterable
 
 from .core.expr import ONE, OPS, Expr, sort_key
 from .core.spec import RULES as SPEC_RULES
+from .core.spec import VERSION as SPEC_VERSION
 from .ops import (add, apply, const, eye, inv, is_number, logdet, logsumexp, matmul, mul, neg, ones, power, rebuild,
                   trace, transpose, zeros, zeros_like)
 
@@ -611,11 +612,17 @@ def _step(e: Expr) -> Expr:
 
 
 _simplify: Rule = bottom_up(_step)
+_BUILT = [SPEC_VERSION[0]]
 
 
 def simplify(e: Expr) -> Expr:
     """``e`` rewritten to canonical textbook form by the rules of :func:`rules_of`, bottom-up."""
+    global _simplify
     from .ops import as_expr
+    if _BUILT[0] != SPEC_VERSION[0]:  # an op or a rule was registered since: rebuild the rule tables and memo
+        _STEPS.clear()
+        _simplify = bottom_up(_step)
+        _BUILT[0] = SPEC_VERSION[0]
     return _simplify(as_expr(e, "the expression"))
 
 

@@ -136,12 +136,16 @@ class Op:
 
 
 _ARITY: dict[str, int] = {}
+#: Bumped whenever an op or a rule is registered or changed, so that caches built from the registry (the
+#: simplifier's rule tables and memo) are rebuilt: an op block loaded late still gets its rules.
+VERSION = [0]
 
 
 def defop(name: str, shape: ShapeRule, *, arity: int | None = None, **fields: Any) -> Op:
     """Register the op ``name``; ``arity`` is its number of arguments (None for n-ary ops)."""
     op = Op(name, shape, **fields)
     OPS[name] = op
+    VERSION[0] += 1
     if arity is not None:
         _ARITY[name] = arity
     if op.lang:
@@ -155,6 +159,7 @@ def defop(name: str, shape: ShapeRule, *, arity: int | None = None, **fields: An
 def update(name: str, **fields: Any) -> Op:
     """Fill more fields of a registered op (rules that need ops defined after it)."""
     OPS[name] = op = replace(OPS[name], **fields)
+    VERSION[0] += 1
     return op
 
 
@@ -222,6 +227,7 @@ RULES: dict[str, list[Callable[[Expr], Expr]]] = {}
 def defrule(op: str, rule: Callable[[Expr], Expr]) -> Callable[[Expr], Expr]:
     """Register ``rule`` for nodes of ``op`` (say log |det X| = logabsdet X, from logabsdet's block, for ``apply``)."""
     RULES.setdefault(op, []).append(rule)
+    VERSION[0] += 1
     return rule
 
 
