@@ -13,8 +13,7 @@ from typing import Callable, Iterable
 from .core.expr import ONE, OPS, Expr, sort_key
 from .core.spec import RULES as SPEC_RULES
 from .core.spec import VERSION as SPEC_VERSION
-from .ops import (add, apply, const, eye, inv, is_number, logdet, logsumexp, matmul, mul, neg, ones, power, rebuild,
-                  trace, transpose, zeros, zeros_like)
+from .ops import (add, apply, const, eye, inv, is_number, matmul, mul, ones, power, rebuild, transpose, zeros, zeros_like)
 
 Rule = Callable[[Expr], Expr]
 MEMO_LIMIT = 200_000  # simplified nodes remembered between calls
@@ -491,51 +490,6 @@ def of_scalar(e: Expr) -> Expr:
     return rule(a) if rule is not None and a.is_scalar else e
 
 
-def logdet_of_inverse(e: Expr) -> Expr:
-    """log det X⁻¹ = −log det X (det X⁻¹ = 1/det X, C 22)."""
-    a = e.args[0]
-    return neg(logdet(a.args[0])) if a.op == "inv" else e
-
-
-def inv_of_inv(e: Expr) -> Expr:
-    """(X⁻¹)⁻¹ = X."""
-    a = e.args[0]
-    return a.args[0] if a.op == "inv" else e
-
-
-def inv_of_product(e: Expr) -> Expr:
-    """(A B)⁻¹ = B⁻¹ A⁻¹ when every factor is square (C 1, 2)."""
-    a = e.args[0]
-    if a.op == "matmul" and all(f.shape[0] == f.shape[1] for f in a.args):
-        return matmul(*[inv(f) for f in reversed(a.args)])
-    return e
-
-
-def trace_of_kron(e: Expr) -> Expr:
-    """tr(A ⊗ B) = tr(A) tr(B) (C 10.2.1)."""
-    a = e.args[0]
-    if a.op == "kron" and all(f.shape[0] == f.shape[1] for f in a.args):
-        return mul(*[trace(f) for f in a.args])
-    return e
-
-
-def diag_of_outer(e: Expr) -> Expr:
-    """diag(u vᵀ) = u ⊙ v for vectors u, v; diag(𝟏𝟏ᵀ R) = Rᵀ𝟏 and diag(L 𝟏𝟏ᵀ) = L 𝟏."""
-    a = e.args[0]
-    if a.op != "matmul":
-        return e
-    if a.args[0].shape[1] == ONE:  # diag(u R) = u ⊙ Rᵀ for a column u and a row R
-        return mul(a.args[0], transpose(matmul(*a.args[1:])))
-    if a.args[-1].shape[0] == ONE:  # diag(L r) = L ⊙ rᵀ for a column L and a row r
-        return mul(matmul(*a.args[:-1]), transpose(a.args[-1]))
-    first, last = a.args[0], a.args[-1]
-    if first.op == "ones":
-        return matmul(transpose(matmul(*a.args[1:])), ones(first.shape[1], 1))
-    if last.op == "ones":
-        return matmul(*a.args[:-1], ones(last.shape[0], 1))
-    return e
-
-
 def pull_coefficient(e: Expr) -> Expr:
     """tr(c X) = c tr X, sum(c X) = c sum X, diag(c X) = c diag X, A⁻¹(c B) = c A⁻¹B (linear in the last
     argument: numbers commute out)."""
@@ -543,23 +497,6 @@ def pull_coefficient(e: Expr) -> Expr:
     if c == 1 or rest.op == "const":
         return e
     return scale(c, rebuild(e, [*e.args[:-1], rest]))
-
-
-def sum_of_hadamard_eye(e: Expr) -> Expr:
-    """sum(M ⊙ I) = tr M."""
-    a = e.args[0]
-    if a.op == "mul" and any(f.op == "eye" for f in a.args):
-        rest = [f for f in a.args if f.op != "eye"]
-        inner = rest[0] if len(rest) == 1 else mul(*rest)
-        if inner.shape == a.shape:
-            return trace(inner)
-    return e
-
-
-def diag_of_sum(e: Expr) -> Expr:
-    """diag(A + B) = diag A + diag B (diag is linear)."""
-    a = e.args[0]
-    return add(*[rebuild(e, [t]) for t in a.args]) if a.op == "add" and not any(t.is_scalar for t in a.args) else e
 
 
 def linear_of_zero(e: Expr) -> Expr:
@@ -579,11 +516,6 @@ IDENTITIES: dict[str, list[Rule]] = {
     "mul": [mul_of_zero, mul_numbers, mul_drop_ones, mul_powers, mul_sigmoid, mul_sign, mul_sort],
     "power": [power_trivial],
     "apply": [apply_inverse_pair],
-    "trace": [trace_of_kron],
-    "diagpart": [diag_of_sum, diag_of_outer],
-    "logdet": [logdet_of_inverse],
-    "sum": [sum_of_hadamard_eye],
-    "inv": [inv_of_inv, inv_of_product],
 }
 
 

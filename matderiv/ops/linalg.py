@@ -253,3 +253,36 @@ defop("solve", _solve_shape, vjp=_solve_vjp, arity=2, domain=INVERTIBLE, scales=
 def solve(a: object, b: object) -> Expr:
     """A⁻¹B, the solution X of A X = B."""
     return node("solve", (as_expr(a, "A of solve"), as_expr(b, "B of solve")))
+
+
+# ---- identities of these ops ----------------------------------------------------------------------------------
+@rule_for("trace")
+def trace_of_kron(e: Expr) -> Expr:
+    """tr(A ⊗ B) = tr(A) tr(B) (C 10.2.1)."""
+    a = e.args[0]
+    if a.op == "kron" and all(f.shape[0] == f.shape[1] for f in a.args):
+        return mul(*[trace(f) for f in a.args])
+    return e
+
+
+@rule_for("logdet")
+def logdet_of_inverse(e: Expr) -> Expr:
+    """log det X⁻¹ = −log det X (det X⁻¹ = 1/det X, C 22)."""
+    a = e.args[0]
+    return neg(logdet(a.args[0])) if a.op == "inv" else e
+
+
+@rule_for("inv")
+def inv_of_inv(e: Expr) -> Expr:
+    """(X⁻¹)⁻¹ = X."""
+    a = e.args[0]
+    return a.args[0] if a.op == "inv" else e
+
+
+@rule_for("inv")
+def inv_of_product(e: Expr) -> Expr:
+    """(A B)⁻¹ = B⁻¹ A⁻¹ when every factor is square (C 1, 2)."""
+    a = e.args[0]
+    if a.op == "matmul" and all(f.shape[0] == f.shape[1] for f in a.args):
+        return matmul(*[inv(f) for f in reversed(a.args)])
+    return e

@@ -13,7 +13,7 @@ from ..core.expr import Expr, describe
 from ..core.spec import ShapeAlgebra, deffunction, deflinear, defop, node, rule_for
 from .base import as_expr, const, dim, ones, to_scalar
 from .elementwise import add, apply, mul, neg, power
-from .linalg import matmul, transpose
+from .linalg import matmul, trace, transpose
 
 __all__ = ["sum_", "mean", "norm1", "norm2", "logsumexp", "softmax"]
 #: The names the package exports (``md.<name>``; a trailing ``_`` is dropped: ``sum_`` is ``md.sum``).
@@ -326,3 +326,15 @@ def sum_of_softmax(e: Expr) -> Expr:
     if a.op != "softmax":
         return e
     return const(1) if not a.params else dim(a.shape[0] if a.params[0] == 1 else a.shape[1])
+
+
+@rule_for("sum")
+def sum_of_hadamard_eye(e: Expr) -> Expr:
+    """sum(M ⊙ I) = tr M."""
+    a = e.args[0]
+    if a.op == "mul" and any(f.op == "eye" for f in a.args):
+        rest = [f for f in a.args if f.op != "eye"]
+        inner = rest[0] if len(rest) == 1 else mul(*rest)
+        if inner.shape == a.shape:
+            return trace(inner)
+    return e

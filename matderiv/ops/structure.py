@@ -9,7 +9,10 @@ import sympy
 from ..core.dims import ONE, Shape
 from ..core.errors import ShapeError
 from ..core.expr import Expr, describe
-from ..core.spec import ShapeAlgebra, defbilinear, deffunction, deflinear, node
+from ..core.spec import ShapeAlgebra, defbilinear, deffunction, deflinear, node, rebuild, rule_for
+from .base import ones
+from .elementwise import add, mul
+from .linalg import matmul, transpose
 
 __all__ = ["diag", "diag_matrix", "diagpart", "kron", "blockdot", "blocksum"]
 #: The names the package exports (``md.<name>``; a trailing ``_`` is dropped: ``sum_`` is ``md.sum``).
@@ -224,3 +227,29 @@ def blockdot(g: Expr, b: Expr) -> Expr:
 
 def blocksum(g: Expr, a: Expr) -> Expr:
     return node("blocksum", (g, a))
+
+
+# ---- identities of these ops ----------------------------------------------------------------------------------
+@rule_for("diagpart")
+def diag_of_sum(e: Expr) -> Expr:
+    """diag(A + B) = diag A + diag B (diag is linear)."""
+    a = e.args[0]
+    return add(*[rebuild(e, [t]) for t in a.args]) if a.op == "add" and not any(t.is_scalar for t in a.args) else e
+
+
+@rule_for("diagpart")
+def diag_of_outer(e: Expr) -> Expr:
+    """diag(u vᵀ) = u ⊙ v for vectors u, v; diag(𝟏𝟏ᵀ R) = Rᵀ𝟏 and diag(L 𝟏𝟏ᵀ) = L 𝟏."""
+    a = e.args[0]
+    if a.op != "matmul":
+        return e
+    if a.args[0].shape[1] == ONE:  # diag(u R) = u ⊙ Rᵀ for a column u and a row R
+        return mul(a.args[0], transpose(matmul(*a.args[1:])))
+    if a.args[-1].shape[0] == ONE:  # diag(L r) = L ⊙ rᵀ for a column L and a row r
+        return mul(matmul(*a.args[:-1]), transpose(a.args[-1]))
+    first, last = a.args[0], a.args[-1]
+    if first.op == "ones":
+        return matmul(transpose(matmul(*a.args[1:])), ones(first.shape[1], 1))
+    if last.op == "ones":
+        return matmul(*a.args[:-1], ones(last.shape[0], 1))
+    return e
