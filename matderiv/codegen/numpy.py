@@ -485,14 +485,6 @@ class NumPyPrinter:
             return f"{self.alias}.linalg.solve({self.tcode(a)}, {self.code(left)[0]})", ATOM
         return f"{self.alias}.linalg.solve({self.tcode(a)}, {self.tcode(left)}).T", ATOM
 
-    def _print_inv(self, n: Node) -> Code:
-        (a,) = n.args
-        if a.kind == "s":
-            return f"1 / {self.wrap(self.code(a), MUL + 1)}", MUL
-        if a.op == "T":
-            return f"{self.alias}.linalg.inv({self.code(a.args[0])[0]}).T", ATOM
-        return f"{self.alias}.linalg.inv({self.code(a)[0]})", ATOM
-
 
 # ---- the function ----------------------------------------------------------------------------------------------------
 def _array_text(shape: Shape) -> str:

@@ -211,10 +211,21 @@ def _inv(v: Any) -> Any:
     return mpmath.inverse(v)
 
 
+def _inv_numpy(p: Any, n: Any) -> Any:
+    """X⁻¹ where it is needed on its own (products with it become solves in the lowering); (Xᵀ)⁻¹ = (X⁻¹)ᵀ."""
+    (a,) = n.args
+    if a.kind == "s":
+        return f"1 / {p.wrap(p.code(a), p.MUL + 1)}", p.MUL
+    if a.op == "T":
+        return p.fmt(f"{{xp}}.linalg.inv({p.code(a.args[0])[0]}).T"), p.ATOM
+    return p.fmt(f"{{xp}}.linalg.inv({p.code(a)[0]})"), p.ATOM
+
+
 defop("inv", square, vjp=_inv_vjp, arity=1, transpose="commutes", domain=INVERTIBLE, text="inv({0})",
       of_scalar=lambda s: s if is_number(s, 0) else power(s, -1),
       latex=r"{0}^{{-1}}", lang="inv", from_sympy=(sympy.Inverse,),
-      sympy=lambda conv, e, a: sympy.Inverse(a) if conv.is_matrix(a) else sympy.Pow(a, -1), mpmath=_inv)
+      sympy=lambda conv, e, a: sympy.Inverse(a) if conv.is_matrix(a) else sympy.Pow(a, -1), mpmath=_inv,
+      numpy=_inv_numpy)
 
 
 def inv(a: object) -> Expr:
