@@ -56,11 +56,46 @@ def test_every_module_has_a_layer() -> None:
     assert {_layer(_module(p)) for p in FILES} <= set(RANK)
 
 
+def test_no_import_cycles_inside_a_layer() -> None:
+    """Within a layer too, modules import one way (Tarjan's strongly connected components of the import graph)."""
+    modules = {_module(p): p for p in FILES}
+    graph = {m: {t for _, t in _imports(p) if t in modules and t != m} for m, p in modules.items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                cycles.append(sorted(comp))
+
+    for m in graph:
+        if m not in index:
+            visit(m)
+    assert cycles == []
+
+
 @pytest.mark.parametrize("path", FILES, ids=[_module(p) for p in FILES])
 def test_imports_flow_one_way(path: Path) -> None:
     me = _layer(_module(path))
     for line, target in _imports(path):
         other = _layer(target)
+        assert other in RANK, f"{path.name}:{line} imports {target}, which is no module of a layer"
         assert target != "matderiv" and not (other == "__init__" and me != "__main__"), \
             f"{path.name}:{line} imports the package facade {target}; import the submodule"
         assert RANK[other] <= RANK[me], f"{_module(path)}:{line} ({me}) imports {target} ({other}), a higher layer"

@@ -51,6 +51,7 @@ def test_random_gradient_matches_central_differences(seed: int) -> None:
             assert abs(derived - est) <= 1e-6 * scale, f"d/d{w.name} of {f}: derived {derived}, fd {est}\n{g}"
 
 
+@pytest.mark.slow
 def test_deep_composition_does_not_hit_the_recursion_limit() -> None:
     # sin applied 1500 times: the sweep, the simplifier and every printer walk the DAG without deep recursion
     x = md.vector("x", 3)
