@@ -2,13 +2,13 @@
 
 For a scalar φ (f itself, or ⟨seed, F⟩ for a matrix-valued F) and each variable W, along k random directions D:
 
-    (φ(W + hD) − φ(W)) / h   versus   ⟨G(W), D⟩,
+    (φ(W + hD) − φ(W − hD)) / 2h   versus   ⟨G(W), D⟩,
 
 G being the derived (or a candidate) gradient. The difference quotient is computed with the generated mpmath code
-at ``wp = 2·dps + 10`` digits with ``h = 10^−(dps+5)``: its truncation error is O(h) = 10^−(dps+5) and its
-rounding error 10^−wp/h = 10^−(dps+5), so a correct formula agrees to more than ``dps`` digits — with one
-evaluation of φ per direction (a central quotient's O(h²) would buy digits the certificate does not need, at
-twice the cost: for log det of a 50×50 matrix each evaluation is one mpmath LU, about 0.25 s). ⟨G, D⟩ is computed
+at ``wp = 2·dps + 10`` digits with ``h = 10^−(dps+5)``: its truncation error is O(h²) = 10^−(2dps+10) and its
+rounding error 10^−wp/h = 10^−(dps+5), so a correct formula agrees to more than ``dps`` digits, also along a
+direction where ⟨G, D⟩ = 0 and φ curves (a forward quotient's O(h) error would sit at the threshold there).
+⟨G, D⟩ is computed
 twice: (a) with the mpmath code of the formula at ``wp`` digits, (b) in float64 with the generated numpy function.
 
 Digits of agreement: −log₁₀(|fd − ⟨G, D⟩| / max(|fd|, tiny)), capped at ``dps`` (mpmath) and 16 (float64), the
@@ -604,12 +604,11 @@ def _symbols_and_dims(exprs: list[Expr]) -> tuple[list[Expr], list[sympy.Symbol]
 def _mpmath_digits(syms: list[Expr], phi: Expr, formulas: list[Expr], ws: list[Expr],
                    values: dict[Expr, np.ndarray], dirs: dict[Expr, list[np.ndarray]], dps: int,
                    dims: dict[str, int]) -> tuple[dict[str, float], dict[Expr, list[Any]], dict[Expr, list[Any]]]:
-    """Digits of ⟨G, D⟩ (mpmath, ``2·dps + 10`` digits) against (φ(x + hD) − φ(x))/h, h = 10^−(dps+5).
+    """Digits of ⟨G, D⟩ (mpmath, ``2·dps + 10`` digits) against (φ(x + hD) − φ(x − hD))/2h, h = 10^−(dps+5).
 
-    The forward quotient's truncation error is h·φ''/2 = O(10^−(dps+5)) and its rounding error 10^−wp/h, both
-    far below the dps − 10 digits the certificate asks for: one evaluation of φ per direction (plus φ(x) once),
-    not two as a central quotient would need. Returns the digits per variable, the difference quotients and
-    max(|φ(x)|, |φ(x + hD)|) (the noise scale).
+    The central quotient's truncation error is O(h²) = 10^−(2dps+10), so even where ⟨G, D⟩ is 0 and φ curves the
+    quotient is below the noise level; its rounding error is 10^−wp/h. Returns the digits per variable, the
+    difference quotients and max(|φ(x ± hD)|) (the noise scale).
     """
     phi_fn = mpmath_function(syms, phi, dims)
     grad_fn = mpmath_function(syms, formulas, dims)
@@ -620,21 +619,21 @@ def _mpmath_digits(syms: list[Expr], phi: Expr, formulas: list[Expr], ws: list[E
         h = mpmath.mpf(10) ** -(dps + 5)
         mp_vals = [_to_mp(values[s]) for s in syms]
         gs = _call(grad_fn, mp_vals, "the derivative formula (mpmath)")
-        f0 = _call(phi_fn, mp_vals, "the expression (mpmath)")
         for k, w in enumerate(ws):
             i = syms.index(w)
             fd[w], phis[w], worst = [], [], float(dps)
             for d in dirs[w]:
                 dm = _to_mp(d)
-                plus = list(mp_vals)
-                plus[i] = mp_vals[i] + h * dm
+                plus, minus = list(mp_vals), list(mp_vals)
+                plus[i], minus[i] = mp_vals[i] + h * dm, mp_vals[i] - h * dm
                 fp = _call(phi_fn, plus, "the expression (mpmath)")
-                q = (fp - f0) / h
+                fm = _call(phi_fn, minus, "the expression (mpmath)")
+                q = (fp - fm) / (2 * h)
                 formula = mpmath.fsum(a * b for a, b in zip(_entries(gs[k]), _entries(dm)))
-                tiny = mpmath.mpf(10) ** -15 * max(abs(fp), abs(f0))
+                tiny = mpmath.mpf(10) ** -15 * max(abs(fp), abs(fm))
                 worst = min(worst, _digits(q - formula, max(abs(q), tiny), float(dps)))
                 fd[w].append(q)
-                phis[w].append(max(abs(fp), abs(f0)))
+                phis[w].append(max(abs(fp), abs(fm)))
             digits[w.name] = worst
     return digits, fd, phis
 
