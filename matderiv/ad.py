@@ -56,6 +56,28 @@ def vjp_raw(f: Expr, wrt: Sequence[Expr], seed: Expr) -> list[Expr]:
     return out
 
 
+def jvp_raw(f: Expr, tangents: dict[Expr, Expr]) -> Expr:
+    """Unsimplified directional derivative df[V] by one forward sweep, children first, each op's JVP rule giving a
+    node's tangent from its arguments' (a symbol's tangent is ``tangents[symbol]``, absent ones are zero)."""
+    order = iter_nodes([f])
+    tan: dict[Expr, Expr | None] = {}
+    for n in order:
+        if n.is_symbol:
+            tan[n] = tangents.get(n)
+        elif not n.args:
+            tan[n] = None
+        else:
+            ts = [tan[a] for a in n.args]
+            if all(t is None for t in ts):
+                tan[n] = None
+                continue
+            rule = OPS[n.op].jvp
+            if rule is None:
+                raise DerivativeError(f"no forward-mode (JVP) rule for '{n.op}' yet")
+            tan[n] = rule(ts, n)
+    return tan[f] if tan[f] is not None else zeros(*f.shape)
+
+
 def vjp(f: Expr, wrt: Wrt | Sequence[Wrt], seed: object) -> Expr | tuple[Expr, ...]:
     """∂⟨seed, f⟩/∂X in closed form (what ``F.backward(seed)`` leaves in ``X.grad``); ``seed`` has f's shape."""
     f = as_expr(f, "the expression")
