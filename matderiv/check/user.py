@@ -18,13 +18,14 @@ from ..core.errors import ArgumentError, CheckError, MatderivError, ShapeError
 from .compare import GradReport, run
 from .reference import MpmathReference, U
 
-FAR = 2.0 ** -30  # relative input moves whose second differences measure the user's round-off
+FAR = 2.0 ** -40  # relative input moves whose second differences measure the user's round-off (small enough that an
+# ill-conditioned point's curvature, O(δ²κ²), stays below the round-off it is to measure)
 PERTURB = 4 * U  # the small moves used where the gradient jumps within FAR
 JUMP = 1e-8  # second differences beyond this fraction of Σ|G∘D| mean a jump, not round-off
 N_PERTURB = 8  # pairs: the largest of 8 second differences is rarely below a fifth of the actual error
 N_NEAR = 3
 TOLERANCE_TEXT = ("5 × the float64 round-off of the analytic side, measured by second differences of it under input "
-                  "moves of ±2^-30 (the largest of 8 pairs), + 16·u·Σ|G∘D| + 10 × the reference's error estimate")
+                  "moves of ±2^-40 (the largest of 8 pairs), + 16·u·Σ|G∘D| + 10 × the reference's error estimate")
 
 
 def as_array(value: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
@@ -82,7 +83,8 @@ def caller(fn: Callable[..., Any], names: Sequence[str], args: Sequence[str] | N
 
 
 def call_user(fn: Callable[..., Any], vals: Mapping[str, Any], rest: tuple[Any, ...], what: str) -> Any:
-    try:
+    vals = {k: np.array(v, copy=True) if isinstance(v, np.ndarray) else v for k, v in vals.items()}
+    try:  # on copies: a function that writes into its inputs must not move the point of later evaluations
         with np.errstate(all="ignore"):
             return fn(vals, rest)
     except MatderivError:
@@ -99,7 +101,7 @@ def measure_noise(grads_at: Callable[[list[np.ndarray]], list[np.ndarray]], base
                   xs: Sequence[np.ndarray], wrt: Sequence[int], gen: np.random.Generator) -> Callable[[int, np.ndarray], float]:
     """noise(w, D): the float64 round-off of ⟨G, D⟩ in the user's computation, measured.
 
-    Second differences ⟨(G(x+δ) + G(x−δ))/2 − G(x), D⟩ with every input entry moved by a relative δ = ±2⁻³⁰: the
+    Second differences ⟨(G(x+δ) + G(x−δ))/2 − G(x), D⟩ with every input entry moved by a relative δ = ±2⁻⁴⁰: the
     true change of the gradient is linear in δ and cancels, its curvature term is O(δ²) ≈ 1e-18, and what remains
     is the round-off of three independent evaluations (a δ of 1e-9 changes every intermediate far beyond its last
     bit, so the rounding errors are re-drawn, systematic ones such as 1 − σ(t) near σ = 1 included). Where the
