@@ -36,6 +36,7 @@ from ..core.domains import EVERYWHERE, Domain
 from ..core.expr import OPS
 from ..ops import as_expr, mul, sum_
 from ..codegen.mpmath import mpmath_function
+from .compare import check_options
 
 MARGIN = 10  # mpmath digits must reach dps − MARGIN
 NUMPY_DIGITS = 8.0  # float64 digits must reach this
@@ -428,12 +429,7 @@ def check(f: object, wrt: object, at: Mapping[object, object] | None = None, dps
     ``mode="entries"`` compares every entry, ``strict=True`` fails at kinks too (see matderiv.check.compare).
     """
     f = as_expr(f, "check: the expression")
-    if isinstance(dps, bool) or not isinstance(dps, int) or dps < 15:
-        raise ArgumentError(f"check: dps must be an int ≥ 15, got {dps!r}")
-    if isinstance(directions, bool) or not isinstance(directions, int) or directions < 1:
-        raise ArgumentError(f"check: directions must be a positive int, got {directions!r}")
-    if rng is not None and (isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0):
-        raise ArgumentError(f"check: rng must be a non-negative int seed or None, got {rng!r}")
+    check_options("check", dps, directions, rng)
     ws = _wrt_list(f, wrt)
     seed_e = None
     if seed is None:

@@ -27,7 +27,18 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..core.errors import ArgumentError
 from .reference import Numeric, U, dot_exact
+
+
+def check_options(who: str, dps: object, directions: object, rng: object) -> None:
+    """The options every check shares: dps an int ≥ 15, directions a positive int, rng a non-negative int or None."""
+    if isinstance(dps, bool) or not isinstance(dps, int) or dps < 15:
+        raise ArgumentError(f"{who}: dps must be an int ≥ 15, got {dps!r}")
+    if isinstance(directions, bool) or not isinstance(directions, int) or directions < 1:
+        raise ArgumentError(f"{who}: directions must be a positive int, got {directions!r}")
+    if rng is not None and (isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0):
+        raise ArgumentError(f"{who}: rng must be a non-negative int seed or None, got {rng!r}")
 
 C_NOISE = 5.0
 C_FLOOR = 16.0

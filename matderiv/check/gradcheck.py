@@ -26,7 +26,7 @@ import mpmath
 import numpy as np
 
 from ..core.errors import ArgumentError, CheckError, MatderivError
-from .compare import GradReport, run
+from .compare import GradReport, check_options, run
 from .reference import Float64Reference, MpmathReference, PrecisionIgnored
 from .user import TOLERANCE_TEXT, as_array, measure_noise
 
@@ -195,12 +195,7 @@ def gradcheck(func: Callable[..., Any], inputs: Any, grad: Any = None, *, mode: 
                             f"{type(func).__name__}")
     if mode not in ("directions", "entries"):
         raise ArgumentError(f"gradcheck: mode must be 'directions' or 'entries', got {mode!r}")
-    if isinstance(dps, bool) or not isinstance(dps, int) or dps < 15:
-        raise ArgumentError(f"gradcheck: dps must be an int ≥ 15, got {dps!r}")
-    if isinstance(directions, bool) or not isinstance(directions, int) or directions < 1:
-        raise ArgumentError(f"gradcheck: directions must be a positive int, got {directions!r}")
-    if rng is not None and (isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0):
-        raise ArgumentError(f"gradcheck: rng must be a non-negative int seed or None, got {rng!r}")
+    check_options("gradcheck", dps, directions, rng)
     if rng is None:
         rng = int(np.random.SeedSequence().entropy % 2**63)
     inputs = tuple(inputs) if isinstance(inputs, tuple) else (inputs,)
