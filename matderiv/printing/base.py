@@ -77,13 +77,37 @@ def split_product(e: Expr, chain_of: ChainOf = _no_chain, exact: bool = False) -
     With ``exact``, a number's power joins the coefficient (x/2 = ½ x); else it stays a denominator."""
     p = Product(exact=exact)
     if e.is_scalar:
-        _scalar(e, p, chain_of)
+        _scalar(e, p, chain_of, 0)
     else:
-        p.core = _collect(e, p, chain_of)
+        p.core = _collect(e, p, chain_of, 0)
     return p
 
 
-def _scalar(f: Expr, p: Product, chain_of: ChainOf) -> None:
+#: How deep products nested in products are opened; deeper ones stay factors (printed on their own), so that
+#: printing a deep composition neither recurses deeply nor takes quadratic time.
+MAX_DEPTH = 16
+
+
+def _opens(f: Expr, chain_of: ChainOf, depth: int) -> bool:
+    """Whether the product ``f`` nested in a product is opened: when it holds a number or a scalar factor to pull
+    out (else it prints the same as a factor, and reading it once is enough)."""
+    if depth > MAX_DEPTH or not _is_product(f, chain_of):
+        return False
+    key = (f, chain_of is _no_chain)
+    r = _HOISTS.get(key)
+    if r is None:
+        factors = f.args if f.op in ("mul", "matmul") else chain_of(f) or ()
+        r = any(a.is_scalar or _opens(a, chain_of, depth + 1) for a in factors)
+        if len(_HOISTS) > 100_000:
+            _HOISTS.clear()
+        _HOISTS[key] = r
+    return r
+
+
+_HOISTS: dict[tuple[Expr, bool], bool] = {}
+
+
+def _scalar(f: Expr, p: Product, chain_of: ChainOf, depth: int) -> None:
     """Move the 1×1 factor ``f`` into ``p``: a number into the coefficient, a negative power into the denominator,
     the factors of a product one by one."""
     if f.op == "const":
@@ -93,27 +117,31 @@ def _scalar(f: Expr, p: Product, chain_of: ChainOf) -> None:
         p.coeff = p.coeff * Fraction(f.args[0].params[0]) ** int(f.params[0])  # x/2 = ½ x
     elif f.op == "power" and f.params[0] < 0:
         p.den.append((f.args[0], -f.params[0]))
+    elif depth > MAX_DEPTH:
+        p.scalars.append(f)
     elif f.op == "mul":
         for a in f.args:
-            _scalar(a, p, chain_of)
+            _scalar(a, p, chain_of, depth + 1)
     elif f.op == "matmul" or chain_of(f) is not None:
-        r = _collect(f, p, chain_of)
+        r = _collect(f, p, chain_of, depth + 1)
         if r is not None:
             p.scalars.append(r if isinstance(r, (Expr, Chain)) else Chain([r]))
     else:
         p.scalars.append(f)
 
 
-def _collect(e: Expr, p: Product, chain_of: ChainOf) -> Core | None:
+def _collect(e: Expr, p: Product, chain_of: ChainOf, depth: int) -> Core | None:
     """The non-scalar rest of the product ``e``, its numbers and scalar factors moved into ``p``."""
+    if depth > MAX_DEPTH:
+        return e
     chain = e.args if e.op == "matmul" else chain_of(e)
     if chain is not None:
         pieces: list[Expr | Hadamard] = []
         for f in chain:
             if f.is_scalar:
-                _scalar(f, p, chain_of)
+                _scalar(f, p, chain_of, depth + 1)
                 continue
-            r = _collect(f, p, chain_of) if _is_product(f, chain_of) else f
+            r = _collect(f, p, chain_of, depth + 1) if _opens(f, chain_of, depth) else f
             if isinstance(r, Chain):
                 pieces.extend(r.factors)
             elif r is not None:
@@ -125,11 +153,11 @@ def _collect(e: Expr, p: Product, chain_of: ChainOf) -> Core | None:
     divisors: list[tuple[Expr, Number]] = []
     for a in e.args:
         if a.is_scalar:
-            _scalar(a, p, chain_of)
+            _scalar(a, p, chain_of, depth + 1)
         elif a.op == "power" and a.params[0] < 0:
             divisors.append((a.args[0], -a.params[0]))
-        elif _is_product(a, chain_of):
-            r = _collect(a, p, chain_of)
+        elif _opens(a, chain_of, depth):
+            r = _collect(a, p, chain_of, depth + 1)
             if isinstance(r, Hadamard):
                 items.extend(r.factors)
                 divisors.extend(r.divisors)

@@ -12,8 +12,9 @@ from .base import (ADD, ATOM, MUL, NEG, POSTFIX, POW, Chain, Core, Hadamard, Pri
 
 
 def latex_number(v: Any) -> str:
-    """A number as a paper prints it: ``2``, ``\\frac{1}{3}`` (an exact rational), ``10^{-5}`` (a power of ten),
-    ``1.5 \\cdot 10^{-7}`` (a short decimal with a large exponent), ``-\\frac{3}{2}``."""
+    """A number as a paper prints it: ``2``, ``\\frac{1}{3}`` and ``-\\frac{3}{2}`` (exact rationals with small terms),
+    ``10^{-5}``, ``10^{5}`` and ``2 \\cdot 10^{-3}`` (short mantissas below 1/100 or from 10⁵ up), ``123.456`` (a
+    decimal with a large denominator), else the fraction."""
     if v < 0:
         return "-" + latex_number(-v)
     if isinstance(v, float):
@@ -24,10 +25,15 @@ def latex_number(v: Any) -> str:
         sci = _scientific(v)
         return sci if sci is not None and v >= 10**5 else str(v)
     p, q = v.numerator, v.denominator
-    if p == 1 and q >= 100 and _power_of_ten(q) is not None:
+    if v < Fraction(1, 100) and _scientific(v) is not None:  # 10^{-3}, 2 \cdot 10^{-3}, 1.5 \cdot 10^{-7}
+        return _scientific(v)  # type: ignore[return-value]
+    if p == 1 and q >= 100 and _power_of_ten(q) is not None:  # 10^{-2}
         return f"10^{{{-_power_of_ten(q)}}}"  # type: ignore[operator]
-    if q <= 1000:
+    if q <= 1000 and p < 1000:
         return rf"\frac{{{p}}}{{{q}}}"
+    r = repr(float(v))
+    if "e" not in r and Fraction(r) == v and len(r) <= 10:  # a decimal a float prints exactly: 123.456
+        return r
     sci = _scientific(v)
     return sci if sci is not None else rf"\frac{{{p}}}{{{q}}}"
 
@@ -161,7 +167,7 @@ class LatexPrinter(Printer):
             frac = fraction_of(c)
             lead = [] if frac is not None else [latex_number(c)]
             top, bottom = frac if frac is not None else (1, 1)
-            num = ([str(top)] if top != 1 else []) + self._juxtapose([t[0] for t in scalars])
+            num = ([str(top)] if top != 1 else []) + self._juxtapose([t[0] for t in scalars], alone_bare=top == 1)
             if not num and core is not None:  # \frac{x - a}{\left\|x - a\right\|}
                 num, core = [core[0]], None
             den = ([str(bottom)] if bottom != 1 else []) + self._juxtapose(
@@ -205,7 +211,7 @@ class LatexPrinter(Printer):
         i = 0
         while i < len(fs):
             f, k = fs[i], 1
-            while isinstance(f, Expr) and i + k < len(fs) and fs[i + k] is f:
+            while isinstance(f, Expr) and i + k < len(fs) and fs[i + k] is f and _groups(f):
                 k += 1
             if isinstance(f, Hadamard):
                 out.append(self.paren(self._hadamard(f)))
@@ -311,6 +317,16 @@ class LatexPrinter(Printer):
         head = f"\\{fn.name}" if fn.name in known else (r"\sigma" if fn.name == "sigmoid"
                                                       else rf"\operatorname{{{_escape(fn.name)}}}")
         return rf"{head}\left({inner}\right)", ATOM
+
+
+def _groups(f: Expr) -> bool:
+    """Whether equal neighbours f f print as a power: X^{2}, (A + B)^{2}, (X^{\top})^{2}, X^{-2}, but not the
+    heavier ((A + B)^{-\top})^{2} of a bracketed base under a transpose or an inverse."""
+    while f.op in ("transpose", "inv"):
+        f = f.args[0]
+        if f.op not in ("transpose", "inv", "symbol", "ones", "eye"):
+            return False
+    return True
 
 
 def _join(parts: list[str]) -> str:
