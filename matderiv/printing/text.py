@@ -56,6 +56,9 @@ class TextPrinter(Printer):
             den.insert(0, str(c.denominator))
             c = c.numerator
         scalars = sorted(((self._core(f), f) for f in p.scalars), key=lambda t: scalar_rank(t[1], t[0][1]))
+        if isinstance(p.core, Hadamard) and not p.core.factors and (c != 1 or scalars):  # 2 / y, not 2 * 1 / y
+            den += [self.wrap(b, POW + 1) + ("" if q == 1 else f"**{self.number(q)}") for b, q in p.core.divisors]
+            p.core = None
         core = self._core(p.core) if p.core is not None else None
         items = [t[0] for t in scalars] + ([core] if core is not None else [])
         parts = [self.number(c)] if c != 1 or not items else []
