@@ -92,6 +92,8 @@ class TextPrinter(Printer):
                           for f in fs)
         if axis is None:
             return body
+        if len(fs) == 1:  # sum(X * Y, axis=0)
+            body = self._hadamard(fs[0]) if isinstance(fs[0], Hadamard) else self.emit(fs[0])[0]
         if axis == "all":
             return f"sum({body})"
         if len(fs) == 1 and isinstance(fs[0], Expr) and fs[0].op == "transpose":  # sum(G.T, axis=1) = sum(G, axis=0).T

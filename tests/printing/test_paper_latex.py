@@ -337,6 +337,8 @@ EXAMPLES = [
     (md.norm2(A @ X.T) ** 2, "norm2(A @ X.T)**2", r"\left\|A X^{\top}\right\|_{F}^{2}"),
     (md.sum(X, axis=0), "sum(X, axis=0)", r"\mathbf{1}^{\top} X"),
     (md.sum(X, axis=1), "sum(X, axis=1)", r"X \mathbf{1}"),
+    (md.sum(X * A, axis=0), "sum(X * A, axis=0)", r"\mathbf{1}^{\top} \left(X \odot A\right)"),
+    (md.sum(X.T, axis=1), "sum(X, axis=0).T", r"X^{\top} \mathbf{1}"),
     (md.sum(md.abs(x)), "sum(abs(x))", r"\left\|x\right\|_{1}"),
     (md.mean(X), "sum(X) / (n**2)", r"\frac{\mathbf{1}^{\top} X \mathbf{1}}{n^{2}}"),
     (X @ (s * A), "s * X @ A", r"s X A"),  # a scalar is never bracketed with a neighbour
