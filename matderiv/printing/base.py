@@ -192,13 +192,21 @@ def fmt_number(v: Any) -> str:
             r = repr(float(v))
         except OverflowError:
             r = ""
-        return r if r and Fraction(r) == v else f"({v.numerator}/{v.denominator})"
+        return _short_exponent(r) if r and Fraction(r) == v else f"({v.numerator}/{v.denominator})"
     if isinstance(v, int) and abs(v) >= 10**16:  # 1.5e+20 (as written); beyond a float's range: inf
         try:
-            return repr(float(v)) if float(v) == v else str(v)
+            return _short_exponent(repr(float(v))) if float(v) == v else str(v)
         except OverflowError:
             return "1e999" if v > 0 else "-1e999"
-    return repr(v) if isinstance(v, float) else str(v)
+    return _short_exponent(repr(v)) if isinstance(v, float) else str(v)
+
+
+def _short_exponent(r: str) -> str:
+    """``1e-05`` → ``1e-5``, ``1.5e+20`` → ``1.5e20`` (the same float, as a person writes it)."""
+    if "e" not in r:
+        return r
+    mantissa, exponent = r.split("e")
+    return f"{mantissa}e{int(exponent)}"
 
 
 class Printer:

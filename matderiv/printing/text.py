@@ -32,12 +32,8 @@ class TextPrinter(Printer):
         return self._const_shape("eye", e)
 
     def number(self, v: Any) -> str:
-        """As Python writes it, with a short exponent: ``0.5``, ``(1/3)``, ``1e-5``."""
-        r = fmt_number(v)
-        if "e" in r and not r.startswith("("):
-            mantissa, exp = r.split("e")
-            r = f"{mantissa}e{int(exp)}"
-        return r
+        """As Python writes it: ``0.5``, ``(1/3)``, ``1e-5``."""
+        return fmt_number(v)
 
     def _print_const(self, e: Expr) -> tuple[str, int]:
         v = e.params[0]

@@ -327,6 +327,7 @@ EXAMPLES = [
     (0.5 * x.T @ A @ x, "0.5 * x.T @ A @ x", r"\frac{1}{2} x^{\top} A x"),  # was \left(0.5 x^{\top}\right) A x
     ((x.T @ y) / md.norm2(x), "x.T @ y / norm2(x)", r"\frac{x^{\top} y}{\left\|x\right\|}"),
     (1e-5 * md.sum(X), "1e-5 * sum(X)", r"10^{-5} \mathbf{1}^{\top} X \mathbf{1}"),
+    (1.5e20 * x + md.const(Fraction(1, 3)) * y, "1.5e20 * x + y / 3", r"1.5 \cdot 10^{20} x + \frac{1}{3} y"),
     (X @ X @ X, "X @ X @ X", "X^{3}"),
     (md.grad(md.trace(X @ X @ X), X), "3 * X.T @ X.T", r"3 \left(X^{\top}\right)^{2}"),
     (2 * X / n, "2 * X / n", r"\frac{2}{n} X"),  # was 2 \cdot \frac{1}{n} X
