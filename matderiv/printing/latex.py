@@ -183,8 +183,10 @@ class LatexPrinter(Printer):
             return sign + "1", (NEG if sign else ATOM)
         items = scalars + ([(core, None)] if core is not None else [])
         if c == 1 and not p.den and len(items) == 1:  # one factor: it binds as itself (-x is a negation)
-            level = items[0][0][1]
-            return (sign + parts[0], NEG if level > MUL else MUL) if sign else (parts[0], level)
+            s, level = items[0][0]
+            if not sign:
+                return s, level
+            return (sign + s, NEG) if level > MUL else (sign + (s if level == MUL else self.paren(s)), MUL)
         return sign + _join(parts), MUL
 
     def _juxtapose(self, items: list[tuple[str, int]], last_bare: bool = True,

@@ -63,8 +63,10 @@ class TextPrinter(Printer):
             parts.append(s if level > MUL or level == MUL and last else self.paren(s))
         out = " * ".join(parts) + "".join(f" / {d}" for d in den)
         if c == 1 and not den and len(items) == 1:  # one factor: it binds as itself (-x is a negation)
-            level = items[0][1]
-            return (sign + out, NEG if level > MUL else MUL) if sign else (out, level)
+            s, level = items[0]
+            if not sign:
+                return s, level
+            return (sign + s, NEG) if level > MUL else (sign + (s if level == MUL else self.paren(s)), MUL)
         return sign + out, MUL
 
     _print_matmul = _print_mul
