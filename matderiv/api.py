@@ -3,6 +3,7 @@ layer (``matderiv.app``) imports them from here, never from the package facade."
 from __future__ import annotations
 
 from .ad import grad, vjp
+from .jacobian import hessian, jacobian
 from .check import CheckReport, GradReport, check, check_vjp, gradcheck
 from .codegen import lambdify, mpmath_code, mpmath_function, numpy_code
 from .core.errors import (ArgumentError, CheckError, DerivativeError, InvalidNameError, MatderivError, ParseError,
@@ -41,7 +42,7 @@ __all__ = [
     "add", "mul", "matmul", "divide", "power", "transpose", "apply", "elementwise",
     "trace", "det", "logdet", "inv", "solve", "sum", "norm1", "norm2", "diag", "kron", "logsumexp", "softmax",
     "exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "abs", "sign", "relu", "sigmoid", "softplus", "step",
-    "grad", "vjp", "simplify", "latex", "latex_equation",
+    "grad", "vjp", "jacobian", "hessian", "simplify", "latex", "latex_equation",
     "MatderivError", "ShapeError", "DerivativeError", "ParseError", "ArgumentError", "InvalidNameError",
     "CheckError",
     "check", "CheckReport", "check_vjp", "GradReport", "gradcheck", "mpmath_code", "mpmath_function",

@@ -324,3 +324,24 @@ def _register_functions() -> None:
 
 
 _register_functions()
+
+
+def _one_minus_sigmoid(e: Expr) -> Expr:
+    """1 − σ(−u) = σ(u), since σ(u) + σ(−u) = 1 (the logistic loss's Hessian weight σ(u)σ(−u))."""
+    ones_at = [i for i, a in enumerate(e.args) if is_number(a, 1)]
+    if not ones_at:
+        return e
+    for i, t in enumerate(e.args):
+        if (t.op == "mul" and len(t.args) == 2 and is_number(t.args[0], -1) and t.args[1].op == "apply"
+                and t.args[1].params[0].name == "sigmoid"):
+            u = t.args[1].args[0]
+            if u.op == "mul" and is_number(u.args[0], -1):
+                inner = u.args[1] if len(u.args) == 2 else mul(*u.args[1:])
+                rest = [a for k, a in enumerate(e.args) if k not in (i, ones_at[0])]
+                return add(*rest, apply("sigmoid", inner)) if rest else apply("sigmoid", inner)
+    return e
+
+
+from ..core.spec import defrule  # noqa: E402
+
+defrule("add", _one_minus_sigmoid)
