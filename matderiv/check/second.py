@@ -201,9 +201,8 @@ def _certify(kind: str, f: Expr, x: Expr, formula: Expr, first: Expr, at: Mappin
                 d2 = min(d2, _digits([q2 - quad], [q2], tiny2, float(dps)))  # type: ignore[type-var]
     dn, numpy_error = _numpy_digits(syms, formula, values, dirs, quotients, dims)
     need = dps - MARGIN
-    ok = bool(base.ok) and d1 >= need and (d2 is None or d2 >= need) and (dn is None and numpy_error is not None
-                                                                         and numpy_error.startswith("no numpy")
-                                                                         or dn is not None and dn >= NUMPY_DIGITS)
+    numpy_ok = dn >= NUMPY_DIGITS if dn is not None else (numpy_error or "").startswith("no numpy")
+    ok = bool(base.ok) and d1 >= need and (d2 is None or d2 >= need) and bool(numpy_ok)
     return SecondReport(ok=ok, kind=kind, f=f, wrt=x, formula=formula, digits_first=d1, digits_second=d2,
                         digits_numpy=dn, dps=dps, rng=int(rng), dims=dims, directions=directions,
                         first_order=base, numpy_error=numpy_error, values={s.name: values[s] for s in syms})
