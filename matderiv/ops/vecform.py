@@ -104,7 +104,7 @@ def vec(a: object) -> Expr:
     if a.shape[1] == ONE:
         return a
     if a.shape[0] == ONE:
-        return node("transpose", (a,))
+        return a.args[0] if a.op == "transpose" else node("transpose", (a,))
     return node("vectorize", (a,))
 
 
@@ -115,7 +115,7 @@ def unvec(v: object, rows: object, cols: object) -> Expr:
     if (m, n) == v.shape:
         return v
     if m == ONE and n == v.shape[0] and v.shape[1] == ONE:
-        return node("transpose", (v,))
+        return v.args[0] if v.op == "transpose" else node("transpose", (v,))
     return node("unvectorize", (v,), (m, n))
 
 
@@ -174,3 +174,26 @@ def transpose_of_commutation(e: Expr) -> Expr:
     """K_{m,n}ᵀ = K_{n,m} (a permutation's transpose is its inverse)."""
     a = e.args[0]
     return commutation(a.params[1], a.params[0]) if a.op == "commutation" else e
+
+
+@rule_for("matmul")
+def kron_times_vec(e: Expr) -> Expr:
+    """(P ⊗ Q) vec V = vec(Q V Pᵀ) (C 520) and K_{m,n} vec A = vec(Aᵀ): a reshape instead of a Kronecker product
+    or a permutation matrix."""
+    from .linalg import matmul, transpose
+    a = list(e.args)
+    for i in range(len(a) - 1):
+        left, right = a[i], a[i + 1]
+        if right.op != "vectorize":
+            continue
+        v = right.args[0]
+        new = None
+        if left.op == "kron" and v.shape == (left.args[1].shape[1], left.args[0].shape[1]):
+            p, q = left.args
+            new = vec(matmul(q, v, transpose(p)))
+        elif left.op == "commutation" and v.shape == tuple(left.params):
+            new = vec(transpose(v))
+        if new is not None:
+            rest = a[:i] + [new] + a[i + 2:]
+            return rest[0] if len(rest) == 1 else matmul(*rest)
+    return e
