@@ -44,6 +44,7 @@ NUMPY_CAP = 16.0
 SIZES = (3, 4, 2, 5, 6, 7, 8, 9, 10, 11, 12)  # sizes for dimensions no value fixes: small and distinct
 MAX_TRIES = 40
 NO_NUMPY = "no numpy code"  # the formula needs a function numpy lacks: the certificate is mpmath's alone
+SECOND: list[Callable[..., Any]] = []  # check(order=2): matderiv.check.second.check_second, registered there
 
 
 @dataclass
@@ -429,9 +430,8 @@ def check(f: object, wrt: object, at: Mapping[object, object] | None = None, dps
     ``mode="entries"`` compares every entry, ``strict=True`` fails at kinks too (see matderiv.check.compare).
     ``order=2`` certifies the Hessian md.hessian(f, wrt) instead (:mod:`matderiv.check.second`).
     """
-    if order != 1:  # the Hessian md.hessian(f, wrt): matderiv.check.second
-        from .second import check_second
-        return check_second(f, wrt, at=at, dps=dps, rng=rng, directions=directions, order=order)
+    if order != 1:  # the Hessian md.hessian(f, wrt): matderiv.check.second, which registers itself in SECOND
+        return SECOND[0](f, wrt, at=at, dps=dps, rng=rng, directions=directions, order=order)
     f = as_expr(f, "check: the expression")
     check_options("check", dps, directions, rng)
     ws = _wrt_list(f, wrt)

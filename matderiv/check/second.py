@@ -31,6 +31,7 @@ from ..core.errors import ArgumentError, DerivativeError, MatderivError
 from ..core.expr import Expr, describe
 from ..jacobian import hessian, jacobian, seed_for
 from ..ops import as_expr
+from .certificate import SECOND, check
 
 MARGIN = 15  # mpmath digits must reach dps − MARGIN
 NUMPY_DIGITS = 8.0
@@ -152,7 +153,6 @@ def check_jacobian(F: object, wrt: object, at: Mapping[object, object] | None = 
 
 def _certify(kind: str, f: Expr, x: Expr, formula: Expr, first: Expr, at: Mapping[object, object] | None,
              dps: int, rng: int | None, directions: int) -> SecondReport:
-    from .certificate import check
     if rng is None:
         rng = int(np.random.SeedSequence().entropy % 2**63)
     if f.is_scalar:
@@ -232,3 +232,6 @@ def _numpy_digits(syms: list[Expr], formula: Expr, values: dict[Expr, np.ndarray
         scale = max(float(np.linalg.norm(ref)), 1e-8 * max(1.0, float(np.abs(J).max(initial=0.0))))
         worst = min(worst, NUMPY_CAP if err == 0 else max(0.0, min(NUMPY_CAP, -np.log10(err / scale))))
     return worst, None
+
+
+SECOND.append(check_second)
