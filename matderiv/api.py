@@ -5,7 +5,7 @@ from __future__ import annotations
 from .ad import grad, vjp
 from .jacobian import hessian, jacobian
 from .check import CheckReport, GradReport, check, check_vjp, gradcheck
-from .check.second import SecondReport, check_jacobian
+from .check.second import SecondReport, check_hvp, check_jacobian, check_jvp
 from .codegen import lambdify, mpmath_code, mpmath_function, numpy_code
 from .core.errors import (ArgumentError, CheckError, DerivativeError, InvalidNameError, MatderivError, ParseError,
                      ShapeError)
@@ -46,7 +46,7 @@ __all__ = [
     "grad", "vjp", "jacobian", "hessian", "simplify", "latex", "latex_equation",
     "MatderivError", "ShapeError", "DerivativeError", "ParseError", "ArgumentError", "InvalidNameError",
     "CheckError",
-    "check", "CheckReport", "check_jacobian", "SecondReport", "check_vjp", "GradReport", "gradcheck", "mpmath_code", "mpmath_function",
+    "check", "CheckReport", "check_jacobian", "check_hvp", "check_jvp", "SecondReport", "check_vjp", "GradReport", "gradcheck", "mpmath_code", "mpmath_function",
     "from_sympy", "to_sympy", "from_torch", "torch_parameters",
     "parse", "to_text",
     "numpy_code", "lambdify",

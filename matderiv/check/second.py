@@ -40,7 +40,8 @@ NUMPY_CAP = 16.0
 
 @dataclass
 class SecondReport:
-    """The certificate of a Hessian (``kind="hessian"``) or a Jacobian (``kind="jacobian"``)."""
+    """The certificate of a Hessian (``kind="hessian"``), a Jacobian (``"jacobian"``), a Hessian-vector product
+    (``"hvp"``) or a Jacobian-vector product (``"jvp"``)."""
 
     ok: bool
     kind: str
@@ -48,7 +49,7 @@ class SecondReport:
     wrt: Expr
     formula: Expr
     digits_first: float           # mpmath differences of the first derivative (of F, for a Jacobian)
-    digits_second: float | None   # second differences of f (Hessians only)
+    digits_second: float | None   # second differences of f (Hessians and HVPs only)
     digits_numpy: float | None    # the numpy float64 code of the formula
     dps: int
     rng: int
@@ -70,7 +71,7 @@ class SecondReport:
         """One line: ``certified: 35 digits (mpmath differences of the gradient), 30 digits (second differences
         of f), 15.2 digits (numpy float64), dps 50 at n=3; rng 0``."""
         need, need_n = self.thresholds
-        of = "the gradient" if self.kind == "hessian" else "F"
+        of = "the gradient" if self.kind in ("hessian", "hvp") else "F"
         parts = [f"{_fmt(self.digits_first)} digits (mpmath differences of {of})"]
         if self.digits_second is not None:
             parts.append(f"{_fmt(self.digits_second)} digits (second differences of f)")
@@ -81,7 +82,7 @@ class SecondReport:
         return f"{head}: {', '.join(parts)}, dps {self.dps}" + (f" at {dims}" if dims else "") + f"; rng {self.rng}"
 
     def __str__(self) -> str:
-        what = "∇²" if self.kind == "hessian" else "J"
+        what = {"hessian": "∇²", "jacobian": "J", "hvp": "∇²·V", "jvp": "dF[V]"}[self.kind]
         return f"{what} of ({_short(self.f)}) w.r.t. {self.wrt.name} = {_short(self.formula)}  — {self.summary()}"
 
 
@@ -151,8 +152,44 @@ def check_jacobian(F: object, wrt: object, at: Mapping[object, object] | None = 
     return _certify("jacobian", F, x, jacobian(F, x), F, at, dps, rng, directions)
 
 
+def check_hvp(f: object, wrt: object, hvp: object, direction: object, at: Mapping[object, object] | None = None,
+              dps: int = 50, rng: int | None = 0, directions: int = 3) -> SecondReport:
+    """Certify a Hessian-vector product: ``hvp`` is a formula for ∇²f(X)[V] in the symbols of f and the
+    symbol ``direction`` V (X's shape), compared at random V = D with mpmath differences of ∇f along D and
+    ⟨D, hvp⟩ with second differences of f (module docstring)."""
+    f = as_expr(f, "check_hvp: the expression")
+    if not f.is_scalar:
+        raise DerivativeError(f"check_hvp needs a scalar, but {describe(f)} is not")
+    x = _single(f, wrt)
+    hv, v = _directional(hvp, direction, x, "check_hvp")
+    return _certify("hvp", f, x, hv, _grad(f, x), at, dps, rng, directions, v)  # type: ignore[arg-type]
+
+
+def check_jvp(F: object, wrt: object, jvp: object, direction: object, at: Mapping[object, object] | None = None,
+              dps: int = 50, rng: int | None = 0, directions: int = 3) -> SecondReport:
+    """Certify a Jacobian-vector product: ``jvp`` is a formula for dF[V] in the symbols of F and the symbol
+    ``direction`` V (X's shape), compared at random V = D with mpmath differences of F along D."""
+    F = as_expr(F, "check_jvp: the expression")
+    x = _single(F, wrt)
+    jv, v = _directional(jvp, direction, x, "check_jvp")
+    if jv.shape != F.shape:
+        raise DerivativeError(f"check_jvp: the JVP {describe(jv)} must have the shape of {describe(F)}")
+    return _certify("jvp", F, x, jv, F, at, dps, rng, directions, v)
+
+
+def _directional(formula: object, direction: object, x: Expr, what: str) -> tuple[Expr, Expr]:
+    e = as_expr(formula, f"{what}: the formula")
+    v = direction
+    if isinstance(v, str):
+        v = next((s for s in e.free_symbols if s.name == v), None)
+    if not isinstance(v, Expr) or not v.is_symbol or v.shape != x.shape:
+        raise ArgumentError(f"{what}: direction must be the symbol of the formula with the shape of "
+                            f"{describe(x)} in which it is linear, got {direction!r}")
+    return e, v
+
+
 def _certify(kind: str, f: Expr, x: Expr, formula: Expr, first: Expr, at: Mapping[object, object] | None,
-             dps: int, rng: int | None, directions: int) -> SecondReport:
+             dps: int, rng: int | None, directions: int, direction: Expr | None = None) -> SecondReport:
     if rng is None:
         rng = int(np.random.SeedSequence().entropy % 2**63)
     if f.is_scalar:
@@ -160,31 +197,42 @@ def _certify(kind: str, f: Expr, x: Expr, formula: Expr, first: Expr, at: Mappin
     else:
         base = check(f, x, at=at, dps=dps, rng=rng, directions=directions, seed=seed_for(f, "S"))
     dims = dict(base.dims)
-    syms = sorted(f.free_symbols | formula.free_symbols | first.free_symbols, key=lambda s: s.name)
-    missing = [s.name for s in syms if s.name not in base.values]
-    if missing:  # pragma: no cover - a derivative has no symbol its expression lacks
-        raise DerivativeError(f"check: the derivative uses {missing}, which the expression does not")
-    values = {s: np.asarray(base.values[s.name], dtype=float) for s in syms}
+    syms = sorted(f.free_symbols | formula.free_symbols | first.free_symbols | ({direction} if direction else set()),
+                  key=lambda s: s.name)
+    missing = [s.name for s in syms if s.name not in base.values and s != direction]
+    if missing:
+        raise DerivativeError(f"check: the derivative uses {', '.join(missing)}, which the expression does not")
+    values = {s: np.asarray(base.values[s.name], dtype=float) for s in syms if s != direction}
     i = syms.index(x)
     gen = np.random.default_rng([int(rng), 2])
     size = max([1.0] + [abs(float(v)) for v in values[x].flat])
     dirs = [gen.standard_normal(values[x].shape) * size for _ in range(directions)]
+    iv = None
+    if direction is not None:
+        iv = syms.index(direction)
+        values[direction] = dirs[0]
+        dims.update(base.dims)
 
     first_fn = mpmath_function(syms, first, dims)
     form_fn = mpmath_function(syms, formula, dims)
     f_fn = mpmath_function(syms, f, dims)
-    d1, d2 = float(dps), float(dps) if kind == "hessian" else None
+    d1, d2 = float(dps), float(dps) if kind in ("hessian", "hvp") else None
     quotients: list[list[Any]] = []
     with mpmath.workdps(2 * dps + 10):
         mp_vals = [_mp(values[s]) for s in syms]
-        J = form_fn(*mp_vals)
-        f0 = _flat(f_fn(*mp_vals))[0] if kind == "hessian" else None
+        J = form_fn(*mp_vals) if direction is None else None
+        f0 = _flat(f_fn(*mp_vals))[0] if kind in ("hessian", "hvp") else None
         h = mpmath.mpf(10) ** -(dps + 5)
         k = mpmath.mpf(10) ** -(dps // 2 + 5)
         for d in dirs:
             dm = _mp(d)
             vd = mpmath.matrix(_flat(dm))  # vec D
-            jd = _flat(J * vd) if isinstance(J, mpmath.matrix) else [J * vd[0]]
+            if iv is not None:  # the formula at V = D
+                at_d = list(mp_vals)
+                at_d[iv] = dm
+                jd = _flat(form_fn(*at_d))
+            else:
+                jd = _flat(J * vd) if isinstance(J, mpmath.matrix) else [J * vd[0]]
             plus, minus = list(mp_vals), list(mp_vals)
             plus[i], minus[i] = mp_vals[i] + h * dm, mp_vals[i] - h * dm
             gp, gm = _flat(first_fn(*plus)), _flat(first_fn(*minus))
@@ -192,14 +240,14 @@ def _certify(kind: str, f: Expr, x: Expr, formula: Expr, first: Expr, at: Mappin
             quotients.append(q)
             tiny = mpmath.mpf(10) ** -15 * max([abs(v) for v in gp + gm] + [mpmath.mpf(10) ** -300])
             d1 = min(d1, _digits([a - b for a, b in zip(q, jd)], q, tiny, float(dps)))
-            if kind == "hessian":
+            if kind in ("hessian", "hvp"):
                 plus[i], minus[i] = mp_vals[i] + k * dm, mp_vals[i] - k * dm
                 fp, fm = _flat(f_fn(*plus))[0], _flat(f_fn(*minus))[0]
                 q2 = (fp - 2 * f0 + fm) / k ** 2
                 quad = mpmath.fsum(a * b for a, b in zip(_flat(vd), jd))
                 tiny2 = mpmath.mpf(10) ** -15 * max(abs(fp), abs(fm), abs(f0), mpmath.mpf(10) ** -300)
                 d2 = min(d2, _digits([q2 - quad], [q2], tiny2, float(dps)))  # type: ignore[type-var]
-    dn, numpy_error = _numpy_digits(syms, formula, values, dirs, quotients, dims)
+    dn, numpy_error = _numpy_digits(syms, formula, values, dirs, quotients, dims, direction)
     need = dps - MARGIN
     numpy_ok = dn >= NUMPY_DIGITS if dn is not None else (numpy_error or "").startswith("no numpy")
     ok = bool(base.ok) and d1 >= need and (d2 is None or d2 >= need) and bool(numpy_ok)
@@ -209,29 +257,37 @@ def _certify(kind: str, f: Expr, x: Expr, formula: Expr, first: Expr, at: Mappin
 
 
 def _numpy_digits(syms: list[Expr], formula: Expr, values: dict[Expr, np.ndarray], dirs: list[np.ndarray],
-                  quotients: list[list[Any]], dims: dict[str, int]) -> tuple[float | None, str | None]:
+                  quotients: list[list[Any]], dims: dict[str, int],
+                  direction: Expr | None = None) -> tuple[float | None, str | None]:
     """Digits of J vec D in float64 (the generated numpy function) against the mpmath difference quotients."""
     try:
         fn = lambdify(list(syms), formula)
     except MatderivError as exc:
         return None, f"no numpy code: {exc}"
-    try:
+    kw = {d: dims[d] for d in fn.dims}
+
+    def evaluate(vals: dict[Expr, np.ndarray]) -> np.ndarray:
         with np.errstate(all="ignore"):
-            J = np.asarray(fn(*(_natural(s, values[s]) for s in syms), **{d: dims[d] for d in fn.dims}),
-                           dtype=float)
+            return np.asarray(fn(*(_natural(s, vals[s]) for s in syms), **kw), dtype=float)
+    worst = NUMPY_CAP
+    try:
+        J = evaluate(values) if direction is None else None
+        for d, q in zip(dirs, quotients):
+            if J is not None:  # a row (1-D), a column (1-D) or a number back to (numel F)×(numel X)
+                jm = J.reshape(-1, d.size)
+                got, size = jm @ d.ravel(order="F"), float(np.abs(jm).max(initial=0.0))
+            else:
+                out = evaluate({**values, direction: d})  # type: ignore[dict-item]
+                got = (out.reshape(-1, 1) if out.ndim < 2 else out).ravel(order="F")
+                size = float(np.abs(got).max(initial=0.0))
+            ref = np.array([float(v) for v in q])
+            err = float(np.linalg.norm(got - ref))
+            scale = max(float(np.linalg.norm(ref)), 1e-8 * max(1.0, size))
+            worst = min(worst, NUMPY_CAP if err == 0 else max(0.0, min(NUMPY_CAP, -np.log10(err / scale))))
     except MatderivError:
         raise
     except Exception as exc:
         return None, f"{type(exc).__name__}: {exc}"
-    J = J.reshape(-1, dirs[0].size)  # a row (1-D), a column (1-D) or a number back to (numel F)×(numel X)
-    worst = NUMPY_CAP
-    for d, q in zip(dirs, quotients):
-        got = J @ d.ravel(order="F")
-        ref = np.array([float(v) for v in q])
-        err = float(np.linalg.norm(got - ref))
-        scale = max(float(np.linalg.norm(ref)), 1e-8 * max(1.0, float(np.abs(J).max(initial=0.0))))
-        worst = min(worst, NUMPY_CAP if err == 0 else max(0.0, min(NUMPY_CAP, -np.log10(err / scale))))
     return worst, None
-
 
 SECOND.append(check_second)

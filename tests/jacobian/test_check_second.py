@@ -77,3 +77,22 @@ def test_order_errors() -> None:
 def test_given_point() -> None:
     r = md.check(x.T @ A @ x, x, order=2, dps=30, at={"x": [1.0, 2.0], "A": [[1.0, 2.0], [3.0, 4.0]]})
     assert r.ok and r.dims == {"n": 2}
+
+
+def test_hvp_certifies_and_a_wrong_one_fails() -> None:
+    """The tanh MLP's HVP by reverse over reverse, ∂⟨∇f(W1), V⟩/∂W1, against differences of ∇f and of f."""
+    W1, Xm, w2, ym = md.matrix("W1", "h", "k"), md.matrix("Xm", "n", "k"), md.vector("w2", "h"), md.vector("ym", "n")
+    V = md.matrix("V", "h", "k")
+    f = md.norm2(md.tanh(Xm @ W1.T) @ w2 - ym) ** 2
+    hv = md.grad(md.sum(md.grad(f, W1) * V), W1)
+    r = md.check_hvp(f, W1, hv, V, dps=30)
+    assert r.ok and r.kind == "hvp" and r.digits_second is not None and r.digits_second >= 15, str(r)
+    assert not md.check_hvp(f, W1, hv * (1 + 1e-7), "V", dps=30).ok
+
+
+def test_jvp_certifies_and_a_wrong_one_fails() -> None:
+    D = md.matrix("D", "n", "n")
+    assert md.check_jvp(md.inv(Y), Y, -md.inv(Y) @ D @ md.inv(Y), D, dps=30).ok
+    assert not md.check_jvp(md.inv(Y), Y, -md.inv(Y) @ D @ md.inv(Y).T, D, dps=30).ok
+    with pytest.raises(md.ArgumentError, match="direction"):
+        md.check_jvp(md.inv(Y), Y, -md.inv(Y) @ D @ md.inv(Y), "Q")
