@@ -203,7 +203,7 @@ class _ReadOff:
 
 def _wrt(f: Expr, wrt: Wrt) -> Expr:
     x = resolve(f, wrt)
-    if x.symmetric:
+    if x.params[1]:  # declared symmetric (a 1×1 symbol is not)
         raise DerivativeError(f"md.jacobian/md.hessian with respect to the symmetric matrix {describe(x)} is not "
                               "supported yet: declare it unconstrained (a full matrix) instead")
     return x

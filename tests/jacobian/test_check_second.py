@@ -96,3 +96,30 @@ def test_jvp_certifies_and_a_wrong_one_fails() -> None:
     assert not md.check_jvp(md.inv(Y), Y, -md.inv(Y) @ D @ md.inv(Y).T, D, dps=30).ok
     with pytest.raises(md.ArgumentError, match="direction"):
         md.check_jvp(md.inv(Y), Y, -md.inv(Y) @ D @ md.inv(Y), "Q")
+
+
+s_, a_, b_ = md.scalar("s"), md.vector("a", "n"), md.vector("b", "m")
+Xr = md.matrix("X", "n", "m")
+MORE_HESSIANS = {
+    "cubic scalar": (s_ ** 3, s_), "norm": (md.norm2(x), x), "sum exp, matrix": (md.sum(md.exp(Xr)), Xr),
+    "logdet XᵀX, rectangular": (md.logdet(Xr.T @ Xr), Xr), "tr inv": (md.trace(md.inv(Y)), Y),
+    "det": (md.det(Y), Y), "linear (zero Hessian)": (a_.T @ Xr @ b_, Xr),
+}
+MORE_JACOBIANS = {
+    "of a scalar variable": (md.exp(s_) * Xr, s_), "row": (md.exp(x).T, x),
+    "softmax rows": (md.softmax(Xr, axis=1), Xr), "solve": (md.solve(Y, Xr), Xr), "X ⊙ X": (Xr * Xr, Xr),
+}
+
+
+@pytest.mark.parametrize("name", MORE_HESSIANS)
+def test_more_hessians_certify(name: str) -> None:
+    f, v = MORE_HESSIANS[name]
+    r = md.check(f, v, order=2, dps=30)
+    assert r.ok, str(r)
+
+
+@pytest.mark.parametrize("name", MORE_JACOBIANS)
+def test_more_jacobians_certify(name: str) -> None:
+    F, v = MORE_JACOBIANS[name]
+    r = md.check_jacobian(F, v, dps=30)
+    assert r.ok, str(r)
