@@ -239,7 +239,8 @@ The Jacobian in numerator layout: m×n, dF_i/dx_j, for a vector F (m) of a vecto
 the matrix J with vec(dF) = J vec(dX) (column-major vec), built from Kronecker products and the
 commutation matrix K. SymPy's matrix calculus prints the transpose (denominator layout).
 --format json gives {input, kind, wrt, shapes, shape, layout, derivative, latex, equation, numpy,
-check: {ok, dps, rng, dims, digits_first, digits_second (null), digits_numpy}} (md.check_jacobian).""",
+check: {ok, dps, rng, dims, digits_first, digits_second (null), digits_numpy}} (md.check_jacobian);
+derivative is in the text language, or in str() form (K(n, m), vec(X)) where the language has no words.""",
     "hessian": """examples:
   matderiv hessian "x'*A*x" --wrt x                  # A + A'
   matderiv hessian "sum(log(1 + exp(-y .* (X*w))))" --wrt w
