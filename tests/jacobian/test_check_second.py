@@ -104,6 +104,13 @@ MORE_HESSIANS = {
     "cubic scalar": (s_ ** 3, s_), "norm": (md.norm2(x), x), "sum exp, matrix": (md.sum(md.exp(Xr)), Xr),
     "logdet XᵀX, rectangular": (md.logdet(Xr.T @ Xr), Xr), "tr inv": (md.trace(md.inv(Y)), Y),
     "det": (md.det(Y), Y), "linear (zero Hessian)": (a_.T @ Xr @ b_, Xr),
+    "tanh MLP, weight matrix": (md.norm2(md.tanh(Xr @ md.matrix("W1", "h", "m").T) @ md.vector("w2", "h") - a_) ** 2,
+                                md.matrix("W1", "h", "m")),
+    "multinomial logistic": (md.sum(md.logsumexp(Xr @ md.matrix("W", "h", "m").T, axis=1))
+                             - md.trace(md.matrix("T", "n", "h").T @ Xr @ md.matrix("W", "h", "m").T),
+                             md.matrix("W", "h", "m")),
+    "Gaussian log-likelihood in S": (md.logdet(Y) + a_.T @ md.inv(Y) @ a_, Y),
+    "Rayleigh quotient": ((x.T @ A @ x) / (x.T @ x), x),
 }
 MORE_JACOBIANS = {
     "of a scalar variable": (md.exp(s_) * Xr, s_), "row": (md.exp(x).T, x),
