@@ -91,7 +91,8 @@ def vjp(f: Expr, wrt: Wrt | Sequence[Wrt], seed: object) -> Expr | tuple[Expr, .
         if w in seed_e.free_symbols:
             raise DerivativeError(f"the seed {seed_e} depends on {w.name!r}: a seed is held constant (as in "
                                   f"F.backward(seed)); differentiate <seed, F> with md.grad instead")
-    res = tuple(on_symmetric(simplify(g), w) for g, w in zip(vjp_raw(simplify(f), ws, seed_e), ws))  # f first: log det X = logdet X
+    raw = vjp_raw(simplify(f), ws, seed_e)  # f's identities first: log det X = logdet X
+    res = tuple(on_symmetric(simplify(g), w) for g, w in zip(raw, ws))
     return res if many else res[0]
 
 

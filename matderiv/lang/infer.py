@@ -442,7 +442,8 @@ class _Checker:
             if op in ("+", "-") and sa != sb:  # a Greek name added to a vector is a vector
                 (vr, vc), greek = ((br, bc), self.greek_operand(a)) if sa else ((ar, ac), self.greek_operand(b))
                 if greek is not None and self.dims.is_one(vc) and not self.dims.is_one(vr):
-                    verb = "added to a vector" if op == "+" else "subtracted from a vector" if sb else "a vector subtracted from it"
+                    verb = ("added to a vector" if op == "+" else "subtracted from a vector" if sb
+                            else "a vector subtracted from it")
                     raise _Retry(greek, f"{verb} in `{self.src.text[n.start:n.end]}`")
             if sa or sb:
                 return self.shape[b] if sa else self.shape[a]

@@ -13,8 +13,9 @@ from ..core.errors import ArgumentError, ShapeError
 from ..core.expr import OPS, Expr, describe
 from ..core.spec import ShapeAlgebra, defop, node, rebuild
 
-__all__ = ["as_expr", "const", "dim", "symbol", "symmetric", "ones", "zeros", "eye", "ones_like", "zeros_like", "is_number",
-           "node", "rebuild", "broadcast", "flat", "same", "to_scalar", "elementwise_shape", "square", "scalar_of_square"]
+__all__ = ["as_expr", "const", "dim", "symbol", "symmetric", "ones", "zeros", "eye", "ones_like", "zeros_like",
+           "is_number", "node", "rebuild", "broadcast", "flat", "same", "to_scalar", "elementwise_shape", "square",
+           "scalar_of_square"]
 #: The names the package exports (``md.<name>``; a trailing ``_`` is dropped: ``sum_`` is ``md.sum``).
 PUBLIC = ("symbol", "symmetric", "const", "dim", "eye", "ones", "zeros", "ones_like", "zeros_like")
 
