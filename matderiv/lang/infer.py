@@ -190,7 +190,7 @@ class Kind:
             return f"a {self.kind}: {self.why}"
         if self.source == "default" and self.kind == "scalar":
             return f"scalar, the default for Greek names; write `where {name}: vector` to change it"
-        return ""
+        return "symmetric" if self.kind == "symmetric" else ""
 
 
 def defaults_note(kinds: dict[str, Kind], names: list[str]) -> str:

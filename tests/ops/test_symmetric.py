@@ -142,3 +142,16 @@ def test_generated_code_uses_one_matrix_for_s_and_its_transpose() -> None:
     np.testing.assert_allclose(md.lambdify([S, x], g)(s, xv), si - si @ np.outer(xv, xv) @ si, rtol=1e-10)
     code = md.numpy_code(md.grad(md.trace(md.inv(S) @ A), S), args=[S, A])
     assert "S.T" not in code
+
+
+def test_text_language_declaration_and_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """`where S: symmetric` declares the symmetric variable; the command derives and certifies sym(G)."""
+    from matderiv.app.cli import main
+    assert md.grad(md.parse("logdet(S) where S: symmetric"), "S") == md.inv(S)
+    assert md.grad(md.logdet(S), S) == md.inv(S)  # C 57 with S⁻ᵀ = S⁻¹
+    assert md.grad(x.T @ S @ x, S) == x @ x.T
+    rc = main(["grad", "tr(A*S) where S: symmetric", "--wrt", "S", "--dps", "20"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "certified" in out
+    assert "0.5*(A + A')" in out
+    assert "S: n×n (symmetric)" in out
