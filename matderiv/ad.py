@@ -105,9 +105,16 @@ def on_symmetric(g: Expr, w: Expr) -> Expr:
     return simplify(mul(const(Fraction(1, 2)), add(g, transpose(g))))
 
 
-def transposes(a: Expr, b: Expr) -> bool:
+def transposes(a: Expr, b: Expr, memo: dict[tuple[Expr, Expr], bool] | None = None) -> bool:
     """Whether b = aᵀ by structure: (Aᵀ)ᵀ = A, Sᵀ = S for symmetric S, (A₁⋯A_k)ᵀ = A_kᵀ⋯A₁ᵀ, (A⁻¹)ᵀ = (Aᵀ)⁻¹,
     and term by term for sums and elementwise ops (C 4, C 5). False when it cannot tell."""
+    memo = {} if memo is None else memo
+    if (a, b) not in memo:
+        memo[(a, b)] = _transposes(a, b, memo)
+    return memo[(a, b)]
+
+
+def _transposes(a: Expr, b: Expr, memo: dict[tuple[Expr, Expr], bool]) -> bool:
     if a.shape != (b.shape[1], b.shape[0]):
         return False
     if a.is_scalar or a == b and a.symmetric:
@@ -120,13 +127,13 @@ def transposes(a: Expr, b: Expr) -> bool:
     if how == "fill":
         return True
     if how == "reverses":
-        return all(transposes(x, y) for x, y in zip(a.args, reversed(b.args)))
+        return all(transposes(x, y, memo) for x, y in zip(a.args, reversed(b.args)))
     if how == "commutes" or (how == "elementwise" and a.op not in ("add", "mul")):
-        return all(transposes(x, y) for x, y in zip(a.args, b.args))
+        return all(transposes(x, y, memo) for x, y in zip(a.args, b.args))
     if how == "elementwise":  # a sum or an elementwise product: the terms of b are the transposes of a's, in any order
         rest = list(b.args)
         for x in a.args:
-            k = next((i for i, y in enumerate(rest) if transposes(x, y)), None)
+            k = next((i for i, y in enumerate(rest) if transposes(x, y, memo)), None)
             if k is None:
                 return False
             rest.pop(k)

@@ -177,3 +177,16 @@ def test_grad_of_a_non_scalar_names_the_defaults(capsys: pytest.CaptureFixture[s
     assert "not a scalar" in err and "alpha scalar (Greek names)" in err and "K matrix (upper-case names)" in err
     rc, _, err = run(capsys, "grad", "x'*A*x + c")
     assert rc == 2 and "c vector (lower-case names)" in err
+
+
+@pytest.mark.parametrize("text", [
+    "x'*A*x", "norm2(X*w-y)^2", "sum(log(exp(-y.*(X*w)) + vector(1)))", "exp(x'*A*x)", "tr(X'*A*X)",
+    "x'*A*x + lambda*norm2(x)^2", "log(det(X'*C*X))", "sum(exp(X*w))",
+])
+def test_matrixcalculus_org_examples_keep_their_kinds(text: str) -> None:
+    """MatrixCalculus.org's example inputs: nothing is inferred (no Greek vector), every result is a scalar."""
+    e, kinds = parse_kinds(text)
+    assert e.is_scalar
+    assert all(k.source == "default" for k in kinds.values())
+    assert all(k.kind == ("scalar" if n == "lambda" else "matrix" if n[0].isupper() else "vector")
+               for n, k in kinds.items())

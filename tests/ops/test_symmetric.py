@@ -155,3 +155,16 @@ def test_text_language_declaration_and_command(capsys: pytest.CaptureFixture[str
     assert rc == 0 and "certified" in out
     assert "0.5*(A + A')" in out
     assert "S: n×n (symmetric)" in out
+
+
+def test_structural_transpose_test() -> None:
+    """sym(G) is skipped only where G = Gᵀ by structure (C 4, C 5); anything it cannot tell is symmetrised."""
+    from matderiv.ad import transposes
+    B = md.matrix("B", "n", "n")
+    assert transposes(A @ B, B.T @ A.T)
+    assert transposes(A + A.T, A + A.T)
+    assert transposes(md.inv(S) @ x @ x.T @ md.inv(S), md.inv(S) @ x @ x.T @ md.inv(S))
+    assert transposes(md.exp(A), md.exp(A.T))
+    assert not transposes(A, A)
+    assert not transposes(A @ B, A.T @ B.T)
+    assert not transposes(A + B, A.T + A.T)
