@@ -9,7 +9,9 @@ the precedence table and the inference rules.
 
 Rules in brief: ``*`` is the matrix product unless one side is 1×1 (then it scales); a dimension variable is
 never 1 (so whether an operand is 1×1 is known from its kind alone, bottom-up, and ``*`` is never ambiguous);
-``/`` and ``^`` take a scalar on the right; ``^`` of a square matrix by an integer is a matrix power.
+``/`` and ``^`` take a scalar on the right; ``^`` of a square matrix by an integer is a matrix power; a Greek
+name, a scalar by default, is a vector where its use shows it (transposed, added to a vector, or the one way out
+of a shape conflict), and :func:`parse_kinds` says how each kind was decided.
 """
 from __future__ import annotations
 
