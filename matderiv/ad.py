@@ -142,7 +142,8 @@ def _transposes(a: Expr, b: Expr, memo: dict[tuple[Expr, Expr], bool]) -> bool:
 
 
 def grad(f: Expr, wrt: Wrt | Sequence[Wrt]) -> Expr | tuple[Expr, ...]:
-    """∂f/∂X for a scalar f, laid out like X (numpy/torch ``X.grad``); a list of symbols gives a tuple."""
+    """∂f/∂X for a scalar f, laid out like X (numpy/torch ``X.grad``); a list of symbols gives a tuple. For a
+    symmetric X it is the gradient on the symmetric matrices, sym(G) (:func:`on_symmetric`)."""
     f = as_expr(f, "the expression")
     if not f.is_scalar:
         w = wrt if isinstance(wrt, str) else wrt.name if isinstance(wrt, Expr) and wrt.is_symbol else "X"
