@@ -1,11 +1,12 @@
 """Reverse mode: the VJP sweep over the expression DAG, then simplification to textbook form."""
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Sequence, Union
 
 from .core.errors import ArgumentError, DerivativeError, ShapeError
 from .core.expr import OPS, Expr, describe, fmt_shape, iter_nodes
-from .ops import add, as_expr, const, zeros
+from .ops import add, as_expr, const, mul, transpose, zeros
 from .simplify import simplify
 
 Wrt = Union[Expr, str]
@@ -90,12 +91,59 @@ def vjp(f: Expr, wrt: Wrt | Sequence[Wrt], seed: object) -> Expr | tuple[Expr, .
         if w in seed_e.free_symbols:
             raise DerivativeError(f"the seed {seed_e} depends on {w.name!r}: a seed is held constant (as in "
                                   f"F.backward(seed)); differentiate <seed, F> with md.grad instead")
-    res = tuple(simplify(g) for g in vjp_raw(simplify(f), ws, seed_e))  # f's identities first: log det X = logdet X
+    raw = vjp_raw(simplify(f), ws, seed_e)  # f's identities first: log det X = logdet X
+    res = tuple(on_symmetric(simplify(g), w) for g, w in zip(raw, ws))
     return res if many else res[0]
 
 
+def on_symmetric(g: Expr, w: Expr) -> Expr:
+    """The gradient on the symmetric matrices for a symmetric w: sym(G) = (G + Gᵀ)/2 of the unconstrained G, the
+    Frobenius projection, so ⟨sym G, V⟩ = ⟨G, V⟩ = df[V] for every symmetric V (Srinivasan & Panda 2019,
+    arXiv:1911.06491); G itself when it is symmetric already. Any other w: G."""
+    if not w.symmetric or w.is_scalar or transposes(g, g):
+        return g
+    return simplify(mul(const(Fraction(1, 2)), add(g, transpose(g))))
+
+
+def transposes(a: Expr, b: Expr, memo: dict[tuple[Expr, Expr], bool] | None = None) -> bool:
+    """Whether b = aᵀ by structure: (Aᵀ)ᵀ = A, Sᵀ = S for symmetric S, (A₁⋯A_k)ᵀ = A_kᵀ⋯A₁ᵀ, (A⁻¹)ᵀ = (Aᵀ)⁻¹,
+    and term by term for sums and elementwise ops (C 4, C 5). False when it cannot tell."""
+    memo = {} if memo is None else memo
+    if (a, b) not in memo:
+        memo[(a, b)] = _transposes(a, b, memo)
+    return memo[(a, b)]
+
+
+def _transposes(a: Expr, b: Expr, memo: dict[tuple[Expr, Expr], bool]) -> bool:
+    if a.shape != (b.shape[1], b.shape[0]):
+        return False
+    if a.is_scalar or a == b and a.symmetric:
+        return a == b
+    if a.op == "transpose" or b.op == "transpose":
+        return a.args[0] == b if a.op == "transpose" else b.args[0] == a
+    how = OPS[a.op].transpose
+    if a.op != b.op or len(a.args) != len(b.args) or (how != "fill" and a.params != b.params):
+        return False
+    if how == "fill":
+        return True
+    if how == "reverses":
+        return all(transposes(x, y, memo) for x, y in zip(a.args, reversed(b.args)))
+    if how == "commutes" or (how == "elementwise" and a.op not in ("add", "mul")):
+        return all(transposes(x, y, memo) for x, y in zip(a.args, b.args))
+    if how == "elementwise":  # a sum or an elementwise product: the terms of b are the transposes of a's, in any order
+        rest = list(b.args)
+        for x in a.args:
+            k = next((i for i, y in enumerate(rest) if transposes(x, y, memo)), None)
+            if k is None:
+                return False
+            rest.pop(k)
+        return True
+    return False
+
+
 def grad(f: Expr, wrt: Wrt | Sequence[Wrt]) -> Expr | tuple[Expr, ...]:
-    """∂f/∂X for a scalar f, laid out like X (numpy/torch ``X.grad``); a list of symbols gives a tuple."""
+    """∂f/∂X for a scalar f, laid out like X (numpy/torch ``X.grad``); a list of symbols gives a tuple. For a
+    symmetric X it is the gradient on the symmetric matrices, sym(G) (:func:`on_symmetric`)."""
     f = as_expr(f, "the expression")
     if not f.is_scalar:
         w = wrt if isinstance(wrt, str) else wrt.name if isinstance(wrt, Expr) and wrt.is_symbol else "X"

@@ -48,7 +48,7 @@ def cmd_grad(ns: argparse.Namespace, out: Out) -> int:
         out(_label("input", width) + d.text)
         if d.seed is not None:
             out(_label("seed", width) + show(d.seed))
-        out(_label("shapes", width) + shapes_line(d.args))
+        out(_label("shapes", width) + shapes_line(d.args, d.kinds))
         for i, g in enumerate(d.derivs):
             out("")
             out(_label(d.lhs(i), width) + show(g))
