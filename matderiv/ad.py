@@ -105,12 +105,31 @@ def grad(f: Expr, wrt: Wrt | Sequence[Wrt]) -> Expr | tuple[Expr, ...]:
     return vjp(f, wrt, const(1))
 
 
+def _symmetric(t: Expr) -> bool:
+    """Whether t = tᵀ by its structure: a symmetric symbol or op, sums closed under transposition (V + Vᵀ),
+    scalings, elementwise functions and inverses of such, palindromic products A S Aᵀ."""
+    if t.symmetric:
+        return True
+    if t.op == "mul":
+        return all(a.is_scalar or _symmetric(a) for a in t.args)
+    if t.op == "add":
+        terms = set(t.args)
+        return all(_symmetric(a) or simplify(transpose(a)) in terms for a in t.args)
+    if t.op in ("inv", "power", "apply"):
+        return _symmetric(t.args[0])
+    if t.op == "matmul":
+        k = len(t.args)
+        return all(simplify(transpose(t.args[i])) == t.args[k - 1 - i] for i in range(k // 2)) and \
+            (k % 2 == 0 or _symmetric(t.args[k // 2]))
+    return simplify(transpose(t)) == t
+
+
 def _tangent(f: Expr, w: Expr, v: object) -> Expr:
     """The direction ``v`` for the symbol ``w``: an expression of w's shape (symmetric when w is)."""
     t = as_expr(v, f"the direction for {w.name!r}")
     if t.shape != w.shape:
         raise ShapeError(f"the direction {describe(t)} must have the shape {fmt_shape(w.shape)} of {describe(w)}")
-    if w.symmetric and not t.symmetric and simplify(transpose(t)) != simplify(t):
+    if w.symmetric and not _symmetric(simplify(t)):
         raise DerivativeError(f"{describe(w)} is symmetric, so its directions are too, but {describe(t)} is not "
                               f"symmetric by construction; give a symmetric direction such as (V + V.T)/2")
     return t
