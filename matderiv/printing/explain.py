@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 from ..ad import Wrt, _inner, differential_symbol, grad, resolve
 from ..core.errors import DerivativeError
 from ..core.expr import OPS, Expr, describe, iter_nodes
@@ -53,8 +54,14 @@ class Step:
     rhs_latex: str = ""
 
     def __str__(self) -> str:
+        return self.text()
+
+    def text(self, show: Callable[[Expr], str] = str) -> str:
+        """``lhs = rhs    [rule: statement]``, expressions printed by ``show`` (``str``, or the text language)."""
         why = f"{self.rule}: {self.statement}" if self.statement else self.rule
-        return f"{self.lhs_text} = {self.rhs}    [{why}]"
+        lhs = self.lhs_text if self.lhs is None or self.kind == "simplify" else \
+            f"d({show(self.lhs)})" if self.kind == "differential" else show(self.lhs)
+        return f"{lhs} = {show(self.rhs)}    [{why}]"
 
 
 @dataclass
@@ -67,8 +74,12 @@ class Explanation:
     result: Expr | None = None
 
     def __str__(self) -> str:
-        head = f"∂f/∂{self.wrt.name} for f = {self.f}, {self.wrt.name} {describe(self.wrt).split(' ', 1)[1]}:"
-        return "\n".join([head] + [f"{i}. {s}" for i, s in enumerate(self.steps, 1)])
+        return self.text()
+
+    def text(self, show: Callable[[Expr], str] = str) -> str:
+        """The numbered steps, expressions printed by ``show``."""
+        head = f"∂f/∂{self.wrt.name} for f = {show(self.f)}, {self.wrt.name} {describe(self.wrt).split(' ', 1)[1]}:"
+        return "\n".join([head] + [f"{i}. {s.text(show)}" for i, s in enumerate(self.steps, 1)])
 
     def __repr__(self) -> str:
         return str(self)
@@ -86,9 +97,11 @@ class Explanation:
 
 
 def _text(s: str) -> str:
-    """Plain words for LaTeX's \\text{}: its special characters escaped, the rest left as it is."""
-    for a, b in (("\\", r"\textbackslash "), ("§", r"\S "), ("Φ", r"$\Phi$"), ("{", r"\{"), ("}", r"\}"), ("_", r"\_"), ("#", r"\#"),
-                 ("%", r"\%"), ("&", r"\&"), ("$", r"\$"), ("^", r"\^{}"), ("~", r"\~{}")):
+    """Words for LaTeX's \\text{}: its special characters escaped, the symbols the rules' names use (⊙, ⊗, Φ, §)
+    written as LaTeX (KaTeX's strict mode rejects them as Unicode)."""
+    for a, b in (("\\", r"\textbackslash "), ("{", r"\{"), ("}", r"\}"), ("_", r"\_"), ("#", r"\#"), ("%", r"\%"),
+                 ("&", r"\&"), ("$", r"\$"), ("^", r"\^{}"), ("~", r"\~{}"), ("§", r"\S "), ("Φ", r"$\Phi$"),
+                 ("⊙", r"$\odot$"), ("⊗", r"$\otimes$")):
         s = s.replace(a, b)
     return s
 
