@@ -170,6 +170,7 @@ EPILOGS = {
   matderiv grad "x'*A*x where A: symmetric" --wrt x --format latex
   matderiv grad "norm2(A*x-y)^2" --wrt x --wrt A --format json
   matderiv grad "A*X" --wrt X --seed "matrix(1)"     # a matrix-valued F needs a seed
+  matderiv grad "x'*A*x" --wrt x --steps             # the derivation step by step first
 
 Without --wrt every symbol is a variable. --format selects one output for scripts:
   text   the derivative in the text language, one line per variable (in --wrt order)
