@@ -74,7 +74,7 @@ def jvp_raw(f: Expr, tangents: dict[Expr, Expr]) -> Expr:
                 continue
             rule = OPS[n.op].jvp
             if rule is None:
-                raise DerivativeError(f"no forward-mode (JVP) rule for '{n.op}' yet")
+                raise DerivativeError(f"the op '{n.op}' has no forward-mode (JVP) rule: give its defop a jvp=")
             tan[n] = rule(ts, n)
     return tan[f] if tan[f] is not None else zeros(*f.shape)
 
@@ -124,7 +124,7 @@ def _symmetric(t: Expr) -> bool:
     return simplify(transpose(t)) == t
 
 
-def _tangent(f: Expr, w: Expr, v: object) -> Expr:
+def _tangent(w: Expr, v: object) -> Expr:
     """The direction ``v`` for the symbol ``w``: an expression of w's shape (symmetric when w is)."""
     t = as_expr(v, f"the direction for {w.name!r}")
     if t.shape != w.shape:
@@ -151,7 +151,7 @@ def _tangents(f: Expr, wrt: Wrt | Mapping[Wrt, object], v: object) -> dict[Expr,
         s = resolve(f, w)
         if s in out:
             raise ArgumentError(f"md.jvp: the symbol {s.name!r} is given twice")
-        out[s] = _tangent(f, s, t)
+        out[s] = _tangent(s, t)
     return out
 
 
@@ -218,7 +218,7 @@ def hvp(f: object, wrt: Wrt, v: object) -> Expr:
         raise DerivativeError(f"md.hvp needs a scalar, but {describe(f)} is not; for a matrix-valued expression "
                               f"take a seed: md.hvp(md.sum(U * F), X, V)")
     w = resolve(f, wrt)
-    t = _tangent(f, w, v)
+    t = _tangent(w, v)
     g = grad(f, w)
     assert isinstance(g, Expr)
     return simplify(jvp_raw(g, {w: t}))
