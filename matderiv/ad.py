@@ -206,7 +206,7 @@ def _inner(g: Expr, dw: Expr) -> Expr:
         a, tail = rest[0].args[0], rest[0].args[1:]
         return mul(*scale, matmul(transpose(a), dw, transpose(matmul(*tail))))
     inner = rest[0] if len(rest) == 1 else mul(*rest)
-    return mul(*scale, trace(matmul(transpose(inner), dw)))
+    return mul(*scale, trace(matmul(inner if _symmetric(inner) else transpose(inner), dw)))  # Gᵀ = G: no ᵀ
 
 
 def hvp(f: object, wrt: Wrt, v: object) -> Expr:
