@@ -108,6 +108,13 @@ def test_jvp_errors_name_the_culprit() -> None:
     assert md.jvp(md.logdet(S), S, (V + V.T) / 2) == md.simplify(md.trace(md.inv(S) @ (V + V.T)) / 2)
 
 
+def test_jvp_of_a_broadcast_scalar_has_the_full_shape() -> None:
+    """d(s + X)[t] = t 𝟏𝟏ᵀ (n×m), not the 1×1 t: a scalar's tangent spreads where the scalar was broadcast."""
+    s, t, Y = md.scalar("s"), md.scalar("t"), md.matrix("Y", "n", "m")
+    assert md.jvp(s + Y, s, t) == md.simplify(t * md.ones("n", "m"))
+    assert md.jvp(md.exp(s) + Y, s, t).shape == Y.shape
+
+
 def test_jvp_of_a_constant_direction_is_zero() -> None:
     assert md.jvp(md.det(A), X, V) == md.zeros(1, 1)
     assert md.jvp(A @ x, X, V) == md.zeros("n", 1)
