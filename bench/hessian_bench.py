@@ -2,7 +2,7 @@
 torch.func.hessian (CPU, float64), and an MLP Hessian-vector product against jax's and torch's jvp-of-grad.
 
 For each row the script
-  1. derives the Hessian with ``md.hessian`` (the HVP with ``md.grad(⟨md.grad(f, W), V⟩, W)``) and compiles it
+  1. derives the Hessian with ``md.hessian`` (the HVP with ``md.hvp``, forward over reverse) and compiles it
      with ``md.lambdify``;
   2. checks that the generated function, the hand-written numpy and jax/torch agree (``np.allclose``) — a
      benchmark of a wrong result is worthless;
@@ -171,12 +171,11 @@ def lse_torch() -> Callable[..., Any] | None:
 
 # ---- MLP Hessian-vector product ------------------------------------------------------------------------------------
 def mlp_derive() -> tuple[md.Expr, list[md.Expr]]:
-    """∇²f(W1)[V] = ∂⟨∇f(W1), V⟩/∂W1 for f = ‖tanh(X W1ᵀ) w2 − y‖²."""
+    """∇²f(W1)[V] = d(∇f)[V] (md.hvp: forward over reverse) for f = ‖tanh(X W1ᵀ) w2 − y‖²."""
     X, W1, w2, y = md.matrix("X", "n", "k"), md.matrix("W1", "h", "k"), md.vector("w2", "h"), md.vector("y", "n")
     V = md.matrix("V", "h", "k")
     f = md.norm2(md.tanh(X @ W1.T) @ w2 - y) ** 2
-    g = md.grad(f, W1)
-    return md.grad(md.sum(g * V), W1), [X, W1, w2, y, V]
+    return md.hvp(f, W1, V), [X, W1, w2, y, V]
 
 
 def mlp_inputs(rng: np.random.Generator, n: int = 2000, k: int = 300, h: int = 300) -> Arrays:
