@@ -225,3 +225,13 @@ def test_no_read_off_rule_raises_naming_the_part() -> None:
 def test_unknown_symbol() -> None:
     with pytest.raises(md.ArgumentError, match="'q'"):
         md.jacobian(A @ x, "q")
+
+
+def test_one_minus_sigmoid_of_a_negation() -> None:
+    """1 − σ(−u) = σ(u) (σ(u) + σ(−u) = 1), and σ(u)(1 − σ(u)) is left as the textbook writes it."""
+    u = md.vector("u", "n")
+    assert md.simplify(1 - md.sigmoid(-u)) == md.sigmoid(u)
+    assert md.simplify(1 - md.sigmoid(-2 * u)) == md.sigmoid(2 * u)
+    assert "1 - sigmoid(u)" in str(md.simplify(md.sigmoid(u) * (1 - md.sigmoid(u))))
+    uv = RNG.standard_normal((n, 1))
+    np.testing.assert_allclose(ev(md.simplify(3 - md.sigmoid(-u)), {u: uv}), 3 - sig(-uv), rtol=1e-14)
