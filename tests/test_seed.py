@@ -65,7 +65,7 @@ def test_linear_layer() -> None:
     Y, (X, W, b), G = ex.linear_layer()
     assert Y.shape == (10, 3)
     vjps = md.vjp(Y, [X, W, b], G)
-    assert [str(v) for v in vjps] == ["G @ W", "G.T @ X", "G.T @ ones(10)"]
+    assert [str(v) for v in vjps] == ["G @ W", "G.T @ X", "sum(G, axis=0).T"]
     rng = np.random.default_rng(3)
     Xv, Wv, bv, Gv = (rng.standard_normal(s) for s in [(10, 5), (3, 5), (3, 1), (10, 3)])
     dX, dW, db = ev(list(vjps), {X: Xv, W: Wv, b: bv, G: Gv})

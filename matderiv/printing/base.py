@@ -1,8 +1,9 @@
 """The printer base: dispatch on the op name to ``_print_<op>``, falling back to the op's own print form."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, Callable, Sequence, Union
 
 from ..core.expr import OPS, Expr
 
@@ -27,6 +28,162 @@ def coefficient(e: Expr) -> tuple[float, Expr | None]:
     return 1, e
 
 
+# ---- products as a paper writes them ------------------------------------------------------------------------------
+Number = Any  # int | Fraction (numbers in the IR are exact)
+
+
+@dataclass
+class Chain:
+    """A matrix product A B C (its factors non-scalar)."""
+
+    factors: list[Expr | Hadamard]
+
+
+@dataclass
+class Hadamard:
+    """A ⊙ B ⊘ C^{∘p}: elementwise factors and divisors ``(C, p)`` with p > 0."""
+
+    factors: list[Expr | Chain]
+    divisors: list[tuple[Expr, Number]]
+
+
+Core = Union[Expr, Chain, Hadamard]
+
+
+@dataclass
+class Product:
+    """c · s₁ ⋯ s_k / (d₁^{p₁} ⋯) · core: a product with its numbers and scalar (1×1) factors pulled to the front
+    from wherever they stand (scalar multiplication commutes with ⊙ and with matrix products), so that a printer
+    writes ½ xᵀAx, never (½ xᵀ) A x. ``scalars`` are 1×1 factors, ``den`` 1×1 denominators ``(d, p)``, ``core`` the
+    non-scalar rest (None for a scalar product)."""
+
+    coeff: Number = 1
+    scalars: list[Expr | Chain] = field(default_factory=list)
+    den: list[tuple[Expr, Number]] = field(default_factory=list)
+    core: Core | None = None
+    exact: bool = False
+
+
+ChainOf = Callable[[Expr], "Sequence[Expr] | None"]
+
+
+def _no_chain(e: Expr) -> Sequence[Expr] | None:
+    return None
+
+
+def split_product(e: Expr, chain_of: ChainOf = _no_chain, exact: bool = False) -> Product:
+    """``e`` (a product: mul, matmul, or an op ``chain_of`` writes as a matrix product, such as solve(A, B) =
+    A⁻¹B for LaTeX) as a :class:`Product`. The value is unchanged: c (A (s B)) = c s (A B), (s A) ⊙ B = s (A ⊙ B).
+    With ``exact``, a number's power joins the coefficient (x/2 = ½ x); else it stays a denominator."""
+    p = Product(exact=exact)
+    if e.is_scalar:
+        _scalar(e, p, chain_of, 0)
+    else:
+        p.core = _collect(e, p, chain_of, 0)
+    return p
+
+
+#: How deep products nested in products are opened; deeper ones stay factors (printed on their own), so that
+#: printing a deep composition neither recurses deeply nor takes quadratic time.
+MAX_DEPTH = 16
+
+
+def _opens(f: Expr, chain_of: ChainOf, depth: int) -> bool:
+    """Whether the product ``f`` nested in a product is opened: when it holds a number or a scalar factor to pull
+    out (else it prints the same as a factor, and reading it once is enough)."""
+    if depth > MAX_DEPTH or not _is_product(f, chain_of):
+        return False
+    key = (f, chain_of is _no_chain)
+    r = _HOISTS.get(key)
+    if r is None:
+        factors = f.args if f.op in ("mul", "matmul") else chain_of(f) or ()
+        r = any(a.is_scalar or _opens(a, chain_of, depth + 1) for a in factors)
+        if len(_HOISTS) > 100_000:
+            _HOISTS.clear()
+        _HOISTS[key] = r
+    return r
+
+
+_HOISTS: dict[tuple[Expr, bool], bool] = {}
+
+
+def _scalar(f: Expr, p: Product, chain_of: ChainOf, depth: int) -> None:
+    """Move the 1×1 factor ``f`` into ``p``: a number into the coefficient, a negative power into the denominator,
+    the factors of a product one by one."""
+    if f.op == "const":
+        p.coeff = p.coeff * f.params[0]
+    elif (p.exact and f.op == "power" and f.args[0].op == "const" and float(f.params[0]).is_integer()
+          and f.args[0].params[0]):
+        p.coeff = p.coeff * Fraction(f.args[0].params[0]) ** int(f.params[0])  # x/2 = ½ x
+    elif f.op == "power" and f.params[0] < 0:
+        p.den.append((f.args[0], -f.params[0]))
+    elif depth > MAX_DEPTH:
+        p.scalars.append(f)
+    elif f.op == "mul":
+        for a in f.args:
+            _scalar(a, p, chain_of, depth + 1)
+    elif f.op == "matmul" or chain_of(f) is not None:
+        r = _collect(f, p, chain_of, depth + 1)
+        if r is not None:
+            p.scalars.append(r if isinstance(r, (Expr, Chain)) else Chain([r]))
+    else:
+        p.scalars.append(f)
+
+
+def _collect(e: Expr, p: Product, chain_of: ChainOf, depth: int) -> Core | None:
+    """The non-scalar rest of the product ``e``, its numbers and scalar factors moved into ``p``."""
+    if depth > MAX_DEPTH:
+        return e
+    chain = e.args if e.op == "matmul" else chain_of(e)
+    if chain is not None:
+        pieces: list[Expr | Hadamard] = []
+        for f in chain:
+            if f.is_scalar:
+                _scalar(f, p, chain_of, depth + 1)
+                continue
+            r = _collect(f, p, chain_of, depth + 1) if _opens(f, chain_of, depth) else f
+            if isinstance(r, Chain):
+                pieces.extend(r.factors)
+            elif r is not None:
+                pieces.append(r)
+        return None if not pieces else pieces[0] if len(pieces) == 1 else Chain(pieces)
+    if e.op != "mul":
+        return e
+    items: list[Expr | Chain] = []
+    divisors: list[tuple[Expr, Number]] = []
+    for a in e.args:
+        if a.is_scalar:
+            _scalar(a, p, chain_of, depth + 1)
+        elif a.op == "power" and a.params[0] < 0:
+            divisors.append((a.args[0], -a.params[0]))
+        elif _opens(a, chain_of, depth):
+            r = _collect(a, p, chain_of, depth + 1)
+            if isinstance(r, Hadamard):
+                items.extend(r.factors)
+                divisors.extend(r.divisors)
+            elif r is not None:
+                items.append(r)
+        else:
+            items.append(a)
+    if not divisors and len(items) == 1:
+        return items[0]
+    return Hadamard(items, divisors) if items or divisors else None
+
+
+def _is_product(e: Expr, chain_of: ChainOf) -> bool:
+    return e.op in ("mul", "matmul") or chain_of(e) is not None
+
+
+def scalar_rank(e: Expr | Chain, level: int) -> int:
+    """The order of scalar factors in front of a product: names first (α β), then other atoms (tr X, ‖x‖), then
+    powers and transposes, then products (xᵀy), which stand last so that they need no brackets."""
+    if isinstance(e, Chain) or level <= MUL:
+        return 4 if level == MUL else 3
+    if e.op in ("symbol", "dimension"):
+        return 0
+    return 1 if level >= ATOM else 2
+
+
 def fmt_number(v: Any) -> str:
     """A number as Python source: ``2``, ``0.5``, ``1e-300`` (a decimal a float prints exactly), else ``(1/3)``
     (a fraction, parenthesised so it binds as one)."""
@@ -35,13 +192,21 @@ def fmt_number(v: Any) -> str:
             r = repr(float(v))
         except OverflowError:
             r = ""
-        return r if r and Fraction(r) == v else f"({v.numerator}/{v.denominator})"
+        return _short_exponent(r) if r and Fraction(r) == v else f"({v.numerator}/{v.denominator})"
     if isinstance(v, int) and abs(v) >= 10**16:  # 1.5e+20 (as written); beyond a float's range: inf
         try:
-            return repr(float(v)) if float(v) == v else str(v)
+            return _short_exponent(repr(float(v))) if float(v) == v else str(v)
         except OverflowError:
             return "1e999" if v > 0 else "-1e999"
-    return repr(v) if isinstance(v, float) else str(v)
+    return _short_exponent(repr(v)) if isinstance(v, float) else str(v)
+
+
+def _short_exponent(r: str) -> str:
+    """``1e-05`` → ``1e-5``, ``1.5e+20`` → ``1.5e20`` (the same float, as a person writes it)."""
+    if "e" not in r:
+        return r
+    mantissa, exponent = r.split("e")
+    return f"{mantissa}e{int(exponent)}"
 
 
 class Printer:

@@ -2,25 +2,75 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any
+from typing import Any, Sequence
 
 import sympy
 
-from ..core.expr import ONE, OPS, Expr
-from .base import ATOM, MUL, NEG, POSTFIX, POW, Printer, coefficient, fmt_number
+from ..core.expr import ONE, OPS, Expr, iter_nodes
+from .base import (ADD, ATOM, MUL, NEG, POSTFIX, POW, Chain, Core, Hadamard, Printer, Product, scalar_rank,
+                   split_product)
 
 
-def latex_number(v: float) -> str:
+def latex_number(v: Any) -> str:
+    """A number as a paper prints it: ``2``, ``\\frac{1}{3}`` and ``-\\frac{3}{2}`` (exact rationals with small terms),
+    ``10^{-5}``, ``10^{5}`` and ``2 \\cdot 10^{-3}`` (short mantissas below 1/100 or from 10⁵ up), ``123.456`` (a
+    decimal with a large denominator), else the fraction."""
+    if v < 0:
+        return "-" + latex_number(-v)
+    if isinstance(v, float):
+        v = Fraction(repr(v))
+    if isinstance(v, Fraction) and v.denominator == 1:
+        v = v.numerator
     if isinstance(v, int):
-        return str(v)
-    r = fmt_number(v)
-    if isinstance(v, Fraction) and r.startswith("("):
-        sign = "-" if v < 0 else ""
-        return rf"{sign}\frac{{{abs(v.numerator)}}}{{{v.denominator}}}"
-    if "e" in r:  # 1e-300 → 1 \cdot 10^{-300}
-        mantissa, exponent = r.split("e")
-        return rf"{mantissa} \cdot 10^{{{int(exponent)}}}"
-    return r
+        sci = _scientific(v)
+        return sci if sci is not None and v >= 10**5 else str(v)
+    p, q = v.numerator, v.denominator
+    if v < Fraction(1, 100) and _scientific(v) is not None:  # 10^{-3}, 2 \cdot 10^{-3}, 1.5 \cdot 10^{-7}
+        return _scientific(v)  # type: ignore[return-value]
+    if p == 1 and q >= 100 and _power_of_ten(q) is not None:  # 10^{-2}
+        return f"10^{{{-_power_of_ten(q)}}}"  # type: ignore[operator]
+    if q <= 1000 and p < 1000:
+        return rf"\frac{{{p}}}{{{q}}}"
+    r = repr(float(v))
+    if "e" not in r and Fraction(r) == v and len(r) <= 10:  # a decimal a float prints exactly: 123.456
+        return r
+    sci = _scientific(v)
+    return sci if sci is not None else rf"\frac{{{p}}}{{{q}}}"
+
+
+def _power_of_ten(q: int) -> int | None:
+    k = len(str(q)) - 1
+    return k if q == 10**k else None
+
+
+def _scientific(v: int | Fraction) -> str | None:
+    """``m \\cdot 10^{k}`` (``10^{k}`` when m = 1) for a number with at most 3 significant digits, else None."""
+    r = f"{float(v):.2e}"
+    try:
+        back = Fraction(r)
+    except (ValueError, OverflowError):  # pragma: no cover - beyond a float's range
+        return None
+    if back != v:
+        return None
+    mantissa, exponent = r.split("e")
+    m = mantissa.rstrip("0").rstrip(".")
+    return f"10^{{{int(exponent)}}}" if m == "1" else rf"{m} \cdot 10^{{{int(exponent)}}}"
+
+
+def fraction_of(v: Any) -> tuple[int, int] | None:
+    """(p, q) when the positive number v prints as the fraction p/q (or the integer p, q = 1), else None (it
+    prints as 10^{k} or in scientific form)."""
+    s = latex_number(v)
+    if s.startswith(r"\frac"):
+        return v.numerator, v.denominator
+    return (v, 1) if isinstance(v, int) and s == str(v) else None
+
+
+def exponent(p: Any) -> str:
+    """An exponent: ``2``, ``-1``, ``3/2`` (a fraction written inline, as papers do in superscripts)."""
+    if isinstance(p, Fraction) and p.denominator != 1:
+        return f"{p.numerator}/{p.denominator}"
+    return str(p)
 
 
 def latex_name(name: str) -> str:
@@ -28,10 +78,30 @@ def latex_name(name: str) -> str:
     return sympy.latex(sympy.Symbol(name))
 
 
+def _ends_with_superscript(s: str) -> bool:
+    """Whether ``s`` ends in a superscript group ``^{…}`` (a base for another exponent needs brackets)."""
+    if not s.endswith("}"):
+        return False
+    depth = 0
+    for i in range(len(s) - 1, -1, -1):
+        if s[i] == "}" and (i == 0 or s[i - 1] != "\\"):
+            depth += 1
+        elif s[i] == "{" and (i == 0 or s[i - 1] != "\\"):
+            depth -= 1
+            if depth == 0:
+                return i > 0 and s[i - 1] == "^"
+    return False
+
+
 class LatexPrinter(Printer):
+    """LaTeX as a paper prints it: numbers and scalar factors lead a product (``\\frac{1}{2} x^{\\top} A x``),
+    equal neighbouring factors of a matrix product are a power (``X^{3}``), sums of entries are ones-products
+    (``\\mathbf{1}^{\\top} X \\mathbf{1}``), elementwise quotients use ⊘, and no bracket is printed that carries
+    nothing."""
+
     times = " "
 
-    def number(self, v: float) -> str:
+    def number(self, v: Any) -> str:
         return latex_number(v)
 
     def paren(self, s: str) -> str:
@@ -39,6 +109,17 @@ class LatexPrinter(Printer):
 
     def form(self, e: Expr) -> Any:
         return OPS[e.op].latex
+
+    def chain_of(self, e: Expr) -> Sequence[Expr] | None:
+        """The factors of ops that LaTeX writes as a matrix product: A⁻¹B for solve(A, B), 𝟏ᵀX𝟏 for sum(X)."""
+        if e.op == "solve":
+            return (_inv(e.args[0]), e.args[1])
+        if e.op == "sum" and not _is_norm1(e):
+            from ..ops.base import ones
+            a = e.args[0]
+            n, m = a.shape
+            return (*([ones(1, n)] if n != ONE else []), a, *([ones(m, 1)] if m != ONE else []))
+        return None
 
     def _print_symbol(self, e: Expr) -> tuple[str, int]:
         return latex_name(e.name), ATOM
@@ -61,57 +142,126 @@ class LatexPrinter(Printer):
     def _print_eye(self, e: Expr) -> tuple[str, int]:
         return "I", ATOM
 
+    # -- products ----------------------------------------------------------------------------------------------
     def _print_mul(self, e: Expr) -> tuple[str, int]:
-        c, rest = coefficient(e)
-        if rest is None:  # numbers only
-            return latex_number(c), (NEG if c < 0 else ATOM)
-        fs = list(rest.args) if rest.op == "mul" else [rest]
-        scalars = [f for f in fs if f.is_scalar]
-        full = [f for f in fs if not f.is_scalar]
+        return self.product(split_product(e, self.chain_of, exact=True))
+
+    _print_matmul = _print_solve = _print_mul
+
+    def _print_sum(self, e: Expr) -> tuple[str, int]:
+        """Σᵢⱼ Xᵢⱼ = 𝟏ᵀX𝟏 (𝟏ᵀx of a vector); Σ|xᵢ| of a vector is its 1-norm ‖x‖₁."""
+        if _is_norm1(e):
+            return rf"\left\|{self.emit(e.args[0].args[0])[0]}\right\|_{{1}}", ATOM
+        return self._print_mul(e)
+
+    def product(self, p: Product) -> tuple[str, int]:
+        """c s₁ ⋯ (or \\frac{c s₁ ⋯}{d₁ ⋯}) followed by the non-scalar core."""
+        c = p.coeff
+        if c == 0:
+            return "0", ATOM
+        sign, c = ("-", -c) if c < 0 else ("", c)
+        scalars = sorted(((self._core(s), s) for s in p.scalars), key=lambda t: scalar_rank(t[1], t[0][1]))
+        core = self._core(p.core) if p.core is not None else None
         parts: list[str] = []
-        num = [f for f in scalars if not (f.op == "power" and f.params[0] < 0)]
-        den = [f for f in scalars if f.op == "power" and f.params[0] < 0]
-        if den:  # scalar denominators as a fraction: \frac{s}{s + 1}, \frac{1}{2} X
-            d = [f.args[0] if f.params[0] == -1 else f.args[0] ** -f.params[0] for f in den]
-            ds = self.emit(d[0])[0] if len(d) == 1 else " ".join(self.wrap(f, MUL + 1) for f in d)
-            ns = " ".join(self.wrap(f, MUL + 1) for f in num) or "1"
-            parts.append(rf"\frac{{{ns}}}{{{ds}}}")
+        if p.den:
+            frac = fraction_of(c)
+            lead = [] if frac is not None else [latex_number(c)]
+            top, bottom = frac if frac is not None else (1, 1)
+            num = ([str(top)] if top != 1 else []) + self._juxtapose([t[0] for t in scalars], alone_bare=top == 1)
+            if not num and core is not None:  # \frac{x - a}{\left\|x - a\right\|}
+                num, core = [core[0]], None
+            den = ([str(bottom)] if bottom != 1 else []) + self._juxtapose(
+                [self.emit(b if q == 1 else _power(b, q)) for b, q in p.den], alone_bare=True)
+            parts = lead + [rf"\frac{{{_join(num) or '1'}}}{{{_join(den)}}}"]
         else:
-            parts.extend(self.paren(self.emit(f)[0]) if f.op == "const" and f.params[0] < 0 else self.wrap(f, MUL + 1)
-                         for f in num)
-        had: list[str] = []
-        for f in full:
-            if f.op == "power" and f.params[0] == -1 and had:
-                had[-1] += rf" \oslash {self.wrap(f.args[0], MUL + 1)}"
+            if c != 1:
+                parts.append(latex_number(c))
+            parts += self._juxtapose([t[0] for t in scalars], last_bare=core is None)
+        if core is not None:
+            parts.append(self.paren(core[0]) if core[1] <= ADD else core[0])
+        if not parts:
+            return sign + "1", (NEG if sign else ATOM)
+        items = scalars + ([(core, None)] if core is not None else [])
+        if c == 1 and not p.den and len(items) == 1:  # one factor: it binds as itself (-x is a negation)
+            s, level = items[0][0]
+            if not sign:
+                return s, level
+            return (sign + s, NEG) if level > MUL else (sign + (s if level == MUL else self.paren(s)), MUL)
+        return sign + _join(parts), MUL
+
+    def _juxtapose(self, items: list[tuple[str, int]], last_bare: bool = True,
+                   alone_bare: bool = False) -> list[str]:
+        """Scalar factors side by side: a sum bracketed, a product bracketed unless it stands last."""
+        out = []
+        for i, (s, level) in enumerate(items):
+            last = i == len(items) - 1
+            bare = level > MUL or (level == MUL and last and last_bare) or (alone_bare and len(items) == 1)
+            out.append(s if bare else self.paren(s))
+        return out
+
+    def _core(self, c: Core) -> tuple[str, int]:
+        if isinstance(c, Expr):
+            return self.emit(c)
+        if isinstance(c, Chain):
+            return self._chain(c), MUL
+        return self._hadamard(c), MUL
+
+    def _chain(self, c: Chain) -> str:
+        """A B C, equal neighbours as a power: X X X = X^{3}, X^{-1} X^{-1} = X^{-2}."""
+        out: list[str] = []
+        fs = c.factors
+        i = 0
+        while i < len(fs):
+            f, k = fs[i], 1
+            while isinstance(f, Expr) and i + k < len(fs) and fs[i + k] is f and _groups(f):
+                k += 1
+            if isinstance(f, Hadamard):
+                out.append(self.paren(self._hadamard(f)))
+            elif k > 1 and f.op == "inv" and f.args[0].op != "transpose":
+                out.append(f"{self.base(f.args[0])}^{{-{k}}}")
+            elif k > 1:
+                out.append(f"{self.base(f)}^{{{k}}}")
             else:
-                had.append(self.wrap(f, MUL + 1))
-        if had:
-            parts.append(r" \odot ".join(had))
-        if len(fs) == 1 and rest.op == "matmul":
-            parts = [self.emit(rest)[0]]  # a number commutes with the product: 2 A^T x
-        if c != 1 and c != -1:
-            parts.insert(0, latex_number(c))
-        s = parts[0]
-        for p in parts[1:]:  # juxtaposed numbers would read as one (2 3): a dot between them
-            s += rf" \cdot {p}" if p[:1].isdigit() or p.startswith(("-", r"\frac")) else f" {p}"
-        single = len(fs) == 1 and not den and rest.op not in ("mul", "matmul")
-        if c == -1:
-            return f"-{s}", NEG if single else MUL
-        return s, MUL
+                out.append(self._factor(f))
+            i += k
+        return " ".join(out)
+
+    def _hadamard(self, h: Hadamard) -> str:
+        """A ⊙ B ⊘ C; with no factor to divide, the first divisor as a power C^{∘−1}."""
+        items = [self.paren(self._chain(f)) if isinstance(f, Chain) else self.wrap(f, MUL + 1) for f in h.factors]
+        divs = list(h.divisors)
+        if not items:
+            b, q = divs.pop(0)
+            items = [self.emit(_power(b, -q))[0]]
+        s = r" \odot ".join(items)
+        for b, q in divs:
+            s += rf" \oslash {self.wrap(b, MUL + 1) if q == 1 else self.emit(_power(b, q))[0]}"
+        return s
 
     def _factor(self, a: Expr) -> str:
-        """A factor of a product; products (and A⁻¹B) need no parentheses: matrix products associate."""
-        return self.emit(a)[0] if a.op in ("matmul", "solve") else self.wrap(a, MUL + 1)
+        """A factor of a matrix product; products need no parentheses: matrix products associate."""
+        s, level = self.emit(a)
+        return s if level > MUL or a.op in ("matmul", "solve") else self.paren(s)
 
-    def _print_matmul(self, e: Expr) -> tuple[str, int]:
-        return " ".join(self._factor(a) for a in e.args), MUL
+    def _print_add(self, e: Expr) -> tuple[str, int]:
+        """A + B − c C: a term printed with a leading minus sign is subtracted."""
+        out = self.emit(e.args[0])[0]
+        for t in e.args[1:]:
+            s, level = self.emit(t)
+            if s.startswith("-") and level > ADD:
+                out += f" - {s[1:]}"
+            else:
+                out += f" + {self.paren(s) if level <= ADD else s}"
+        return out, ADD
 
     def _print_power(self, e: Expr) -> tuple[str, int]:
         a, p = e.args[0], e.params[0]
-        if e.is_scalar and p == 0.5:
+        if e.is_scalar and p < 0:
+            return self._print_mul(e)  # \frac{1}{s}
+        if e.is_scalar and p == Fraction(1, 2):
             return rf"\sqrt{{{self.emit(a)[0]}}}", ATOM
         circ = "" if e.is_scalar else r"\circ "
-        return f"{self.base(a)}^{{{circ}{latex_number(p)}}}", POW
+        return f"{self.base(a)}^{{{circ}{exponent(p)}}}", POW
 
     def _print_transpose(self, e: Expr) -> tuple[str, int]:
         a = e.args[0]
@@ -126,16 +276,32 @@ class LatexPrinter(Printer):
         return rf"{self.base(a)}^{{-1}}", POSTFIX
 
     def base(self, a: Expr) -> str:
-        """``a`` as the base of a superscript: parenthesised when it has one already (no A^{T}^{T})."""
+        """``a`` as the base of a superscript: parenthesised when it binds looser than an atom or has a
+        superscript already (no A^{T}^{T}); a norm or a function needs none (‖x‖^{2})."""
         s, p = self.emit(a)
-        return self.paren(s) if p < POSTFIX or s.endswith("}") and "^{" in s else s
-
-    def _print_solve(self, e: Expr) -> tuple[str, int]:
-        a, b = e.args
-        return f"{self.emit(_inv(a))[0]} {self._factor(b)}", MUL
+        return self.paren(s) if p < ATOM or _ends_with_superscript(s) else s
 
     def _print_kron(self, e: Expr) -> tuple[str, int]:
         return " \\otimes ".join(self.wrap(a, MUL + 1) for a in e.args), MUL
+
+    def _print_blocksum(self, e: Expr) -> tuple[str, int]:
+        """blocksum(G, A) = Σᵢⱼ Aᵢⱼ Gᵢⱼ over the blocks Gᵢⱼ of G (the VJP of A ⊗ B in B); see :func:`block_notes`."""
+        g, a = e.args
+        i, j = _indices(e)
+        return rf"\sum_{{{i},{j}}} {self.entry(a, i + j)} {self.entry(g, i + j)}", ADD
+
+    def _print_blockdot(self, e: Expr) -> tuple[str, int]:
+        """blockdot(G, B)ᵢⱼ = tr(Gᵢⱼᵀ B) over the blocks Gᵢⱼ of G (the VJP of A ⊗ B in A)."""
+        g, b = e.args
+        i, j = _indices(e)
+        return (rf"\left[\operatorname{{tr}}\left({self.entry(g, i + j)}^{{\top}} {self._factor(b)}\right)"
+                rf"\right]_{{{i}{j}}}"), ATOM
+
+    def entry(self, a: Expr, sub: str) -> str:
+        """``A_{ij}``; ``\\left(A + B\\right)_{ij}`` for anything but a plain name."""
+        s = self.emit(a)[0]
+        plain = a.op == "symbol" and "_" not in s and "^" not in s
+        return f"{s}_{{{sub}}}" if plain else f"{self.paren(s)}_{{{sub}}}"
 
     def _print_norm2(self, e: Expr) -> tuple[str, int]:
         a = e.args[0]
@@ -153,6 +319,61 @@ class LatexPrinter(Printer):
         head = f"\\{fn.name}" if fn.name in known else (r"\sigma" if fn.name == "sigmoid"
                                                       else rf"\operatorname{{{_escape(fn.name)}}}")
         return rf"{head}\left({inner}\right)", ATOM
+
+
+def _groups(f: Expr) -> bool:
+    """Whether equal neighbours f f print as a power: X^{2}, (A + B)^{2}, (X^{\top})^{2}, X^{-2}, but not the
+    heavier ((A + B)^{-\top})^{2} of a bracketed base under a transpose or an inverse."""
+    while f.op in ("transpose", "inv"):
+        f = f.args[0]
+        if f.op not in ("transpose", "inv", "symbol", "ones", "eye"):
+            return False
+    return True
+
+
+def _join(parts: list[str]) -> str:
+    """Juxtaposed parts; a dot between a part and one that starts with a digit (2 \\cdot 3, not 23)."""
+    s = parts[0] if parts else ""
+    for q in parts[1:]:
+        s += rf" \cdot {q}" if q[:1].isdigit() else f" {q}"
+    return s
+
+
+def _is_norm1(e: Expr) -> bool:
+    a = e.args[0]
+    return a.op == "apply" and a.params[0].name == "abs" and (a.shape[0] == ONE or a.shape[1] == ONE)
+
+
+def _indices(e: Expr) -> tuple[str, str]:
+    """Block indices that no symbol of ``e`` is named after: i, j (else k, l; r, s)."""
+    names = {s.name for s in e.free_symbols}
+    for i, j in (("i", "j"), ("k", "l"), ("r", "s"), ("u", "v")):
+        if i not in names and j not in names:
+            return i, j
+    return "i", "j"
+
+
+def block_notes(e: Expr) -> list[str]:
+    """The ``where`` line of the Kronecker VJPs in ``e``: what Gᵢⱼ, the blocks of G, are."""
+    notes: list[str] = []
+    for node in iter_nodes([e]):
+        if node.op not in ("blocksum", "blockdot"):
+            continue
+        g = node.args[0]
+        i, j = _indices(node)
+        block = node.shape if node.op == "blocksum" else node.args[1].shape
+        r, c = (sympy.latex(d) for d in block)
+        gs = _PRINTER.emit(g)[0]
+        note = (rf"{_PRINTER.entry(g, i + j)} \in \mathbb{{R}}^{{{r} \times {c}}} \text{{ is the block }} ({i}, {j})"
+                rf" \text{{ of }} {gs}")
+        if note not in notes:
+            notes.append(note)
+    return notes
+
+
+def _power(b: Expr, q: Any) -> Expr:
+    from ..ops.elementwise import power
+    return power(b, q)
 
 
 def _escape(name: str) -> str:
@@ -178,9 +399,12 @@ def latex(e: Expr, where: bool = False) -> str:
         from .where import name_shared
         (short,), defs = name_shared([e])
         if defs:
-            names = ", ".join(f"{_PRINTER.doprint(n)} = {_PRINTER.doprint(d)}" for n, d in defs)
-            return rf"{_PRINTER.doprint(short)} \quad \text{{where }} {names}"
-    return _PRINTER.doprint(e)
+            names = [f"{_PRINTER.doprint(n)} = {_PRINTER.doprint(d)}" for n, d in defs]
+            body = _PRINTER.doprint(short)
+            return rf"{body} \quad \text{{where }} {', '.join(names + block_notes(short))}"
+    body = _PRINTER.doprint(e)
+    notes = block_notes(e)
+    return rf"{body} \quad \text{{where }} {', '.join(notes)}" if notes else body
 
 
 def latex_equation(f: Expr, wrt: object, seed: object = None) -> str:

@@ -58,8 +58,8 @@ def test_constants() -> None:
 
 def test_python_numbers_are_scalars() -> None:
     X, s = md.matrix("X", "n", "m"), md.scalar("s")
-    for e, text in [(2 * X, "2 * X"), (X / 2, "X / 2"), (X + 1, "X + 1"), (1 - X, "1 - X"), (s * 3, "s * 3"),
-                    (0.5 * X, "0.5 * X"), (np.float64(2.0) * X, "2 * X"), (X * np.int64(3), "X * 3")]:
+    for e, text in [(2 * X, "2 * X"), (X / 2, "X / 2"), (X + 1, "X + 1"), (1 - X, "1 - X"), (s * 3, "3 * s"),
+                    (0.5 * X, "0.5 * X"), (np.float64(2.0) * X, "2 * X"), (X * np.int64(3), "3 * X")]:
         assert isinstance(e, md.Expr) and str(e) == text
         assert e.shape == ((n, m) if e.free_symbols != {s} else (ONE, ONE))
 

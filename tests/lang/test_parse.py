@@ -458,7 +458,7 @@ def test_lambda_keeps_its_name() -> None:
     assert md.grad(f, "lambda") == x.T @ x
     g = md.grad(f, "x")
     assert md.to_text(g) == "2*lambda*x"
-    assert md.latex(f) == r"\left(\lambda x^{\top}\right) x"
+    assert md.latex(f) == r"\lambda x^{\top} x"
     assert md.latex(g) == r"2 \lambda x"
     assert md.to_text(f) == "lambda*x'*x" and md.parse(md.to_text(f)) == f
     fn = md.lambdify(["lambda", "x"], g)  # by name; the generated parameter is renamed (lambda is a keyword)

@@ -24,8 +24,11 @@ def test_sum_and_mean_along_an_axis(axis: int | None) -> None:
     np.testing.assert_allclose(np.ravel(fm), np.ravel(np.mean(XV, axis=axis)), rtol=1e-14)
 
 
-def test_sums_along_an_axis_are_products_with_ones_and_print_so() -> None:
-    assert str(md.sum(X, 0)) == "ones(5).T @ X" and str(md.sum(X, 1)) == "X @ ones(4)"
+def test_sums_along_an_axis_are_products_with_ones_and_print_as_sums() -> None:
+    assert md.sum(X, 0) == md.ones(1, 5) @ X and md.sum(X, 1) == X @ md.ones(4)  # 𝟏ᵀX and X𝟏 in the IR
+    assert str(md.sum(X, 0)) == "sum(X, axis=0)" and str(md.sum(X, 1)) == "sum(X, axis=1)"
+    assert str(md.sum(X.T, 1)) == "sum(X, axis=0).T" and str(md.ones(1, 5) @ X @ md.ones(4)) == "sum(X)"
+    assert md.latex(md.sum(X, 0)) == r"\mathbf{1}^{\top} X" and md.latex(md.sum(X, 1)) == r"X \mathbf{1}"
     Xs = md.matrix("X", "n", "m")
     assert str(md.mean(Xs)) == "sum(X) / (m*n)"
     assert md.parse("sum(X, 0)", X="matrix(n, m)") == md.sum(Xs, 0)

@@ -93,7 +93,7 @@ CASES = [
     Case("frobenius2", lambda: (md.norm2(_X()) ** 2, _X()), "2 * X", "2 X",
          _vals(X=(N, M)), lambda X: np.linalg.norm(X) ** 2, lambda X: 2 * X),
     # ∂ tr(X⁻¹)/∂X = −(X⁻²)ᵀ = −X^{-T}X^{-T} (C 124 with A = B = I)
-    Case("tr_inv", lambda: (md.trace(md.inv(_Xsq())), _Xsq()), "-inv(X.T) @ inv(X.T)", r"-X^{-\top} X^{-\top}",
+    Case("tr_inv", lambda: (md.trace(md.inv(_Xsq())), _Xsq()), "-inv(X.T) @ inv(X.T)", r"-\left(X^{-\top}\right)^{2}",
          _vals(X=(N, N)), lambda X: tr(inv(X)), lambda X: -inv(X).T @ inv(X).T),
     # ∂ aᵀX⁻¹b/∂X = −X^{-T} a bᵀ X^{-T} (C 61)
     Case("aXinvb", lambda: (_a().T @ md.inv(_Xsq()) @ md.vector("b", "n"), _Xsq()),
@@ -131,7 +131,7 @@ CASES = [
          lambda x, X: (X + X.T) @ x),
     # Σ relu(XA − 0.1): ∂/∂A = Xᵀ step(XA − 0.1) (a number comes after the terms it shifts)
     Case("relu_shift", lambda: (md.sum(md.relu(_X() @ md.matrix("A", "m", "p") - 0.1)), md.matrix("A", "m", "p")),
-         "X.T @ step(X @ A - 0.1)", r"X^{\top} \operatorname{step}\left(X A - 0.1\right)",
+         "X.T @ step(X @ A - 0.1)", r"X^{\top} \operatorname{step}\left(X A - \frac{1}{10}\right)",
          _vals(X=(N, M), A=(M, P)), lambda X, A: float(np.sum(np.maximum(X @ A - 0.1, 0))),
          lambda X, A: X.T @ (X @ A - 0.1 > 0)),
     # negative entropy Σ s ⊙ log s of s = softmax(Ax): ∂/∂x = Aᵀ(s ⊙ (z − sᵀz)) with z = log s (Σ s = 1 used)
