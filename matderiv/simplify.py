@@ -524,6 +524,19 @@ def mul_sigmoid_pair(e: Expr) -> Expr:
     return e
 
 
+def add_one_minus_sigmoid(e: Expr) -> Expr:
+    """1 − σ(−u) = σ(u) for a u with a positive leading coefficient (σ(−u) = 1 − σ(u) read from right to left;
+    1 − σ(u) itself stays, σ′'s textbook σ(u) ⊙ (1 − σ(u)))."""
+    for i, t in enumerate(e.args):
+        c, rest = split_coefficient(t)
+        if c == -1 and _is_fn(rest, "sigmoid") and split_coefficient(rest.args[0])[0] < 0 and rest.shape == e.shape:
+            for j, one in enumerate(e.args):
+                if j != i and is_number(one, 1):
+                    others = [x for k, x in enumerate(e.args) if k not in (i, j)]
+                    return add(apply("sigmoid", negate(rest.args[0])), *others)
+    return e
+
+
 def mul_sign(e: Expr) -> Expr:
     """u ⊙ sign(u) = |u| and sign(u) ⊙ |u|^{∘−1} = u^{∘−1}."""
     for f in e.args:
@@ -538,6 +551,35 @@ def mul_sign(e: Expr) -> Expr:
 
 def _is_fn(e: Expr, name: str) -> bool:
     return e.op == "apply" and e.params[0].name == name
+
+
+def _cancels(term: Expr, outside: dict[Expr, Fraction | float]) -> bool:
+    """Whether ``term`` has a factor b^{∘p}, p < 0, whose base b is a factor b^{∘q}, q > 0, of ``outside``."""
+    _, rest = split_coefficient(term)
+    for f in _factors(rest):
+        b, p = _base_exponent(f)
+        if p < 0 and outside.get(b, 0) > 0:
+            return True
+    return False
+
+
+def mul_distribute_cancelling(e: Expr) -> Expr:
+    """P ⊙ (Σᵢ tᵢ) = Σᵢ P ⊙ tᵢ when every term tᵢ divides by a factor of P, which then cancels:
+    σ(z) ⊙ (1 − σ(z)) ⊙ ((1 − t) ⊘ (1 − σ(z)) − t ⊘ σ(z)) = (1 − t) ⊙ σ(z) − t ⊙ (1 − σ(z)), the
+    cross-entropy's gradient. (Only then: sums are otherwise never distributed, and each application removes a
+    quotient, so rewriting terminates.)"""
+    sums = [f for f in e.args if f.op == "add" and f.shape == e.shape]
+    if not sums:
+        return e
+    for s in sums:
+        others = [f for f in e.args if f is not s]
+        outside: dict[Expr, Fraction | float] = {}
+        for f in others:
+            b, p = _base_exponent(f)
+            outside[b] = outside.get(b, 0) + p
+        if all(_cancels(t, outside) for t in s.args):
+            return add(*[mul(*others, t) for t in s.args])
+    return e
 
 
 def mul_sort(e: Expr) -> Expr:
@@ -609,9 +651,9 @@ IDENTITIES: dict[str, list[Rule]] = {
                   transpose_commutes],
     "matmul": [matmul_of_zero, matmul_drop_identity, matmul_of_scalars, matmul_pull_scalars, matmul_pull_inner_scalars,
                matmul_of_ones, matmul_diag_ones, matmul_cancel_inverse],
-    "add": [add_drop_zeros, add_ones_as_number, add_collect, add_common_number, add_common_factor, add_factor, add_sort],
+    "add": [add_drop_zeros, add_ones_as_number, add_one_minus_sigmoid, add_collect, add_common_number, add_common_factor, add_factor, add_sort],
     "mul": [mul_of_zero, mul_numbers, mul_drop_ones, mul_powers, mul_sigmoid, mul_exp_sigmoid, mul_sigmoid_pair,
-            mul_sign, mul_sort],
+            mul_sign, mul_distribute_cancelling, mul_sort],
     "power": [power_trivial, power_logistic],
     "apply": [apply_inverse_pair],
 }

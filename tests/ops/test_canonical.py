@@ -81,6 +81,26 @@ def test_equivalent_spellings_same_derivative(a: md.Expr, b: md.Expr) -> None:
     assert md.grad(a, z) == md.grad(b, z)
 
 
+def test_cross_entropy_gradient_cancels() -> None:
+    """−Σ t log σ(z) + (1 − t) log(1 − σ(z)): the quotients cancel against σ′ = σ(1 − σ) (the sum is distributed
+    only because they do), and 1 − σ(−z) is σ(z): both spellings give one gradient, equal to σ(z) − t."""
+    t = md.vector("t", n)
+    spellings = [-md.sum(t * md.log(md.sigmoid(z)) + (1 - t) * md.log(1 - md.sigmoid(z))),
+                 -md.sum(t * md.log(md.sigmoid(z)) + (1 - t) * md.log(md.sigmoid(-z)))]
+    grads = [md.grad(f, z) for f in spellings]
+    assert grads[0] == grads[1]
+    assert "/" not in str(grads[0])
+    zv, tv = np.linspace(-4, 4, 9), np.arange(9) % 2.0
+    np.testing.assert_allclose(md.lambdify([z, t], grads[0])(zv, tv), _sig(zv) - tv, rtol=1e-13, atol=1e-15)
+
+
+def test_sigmoid_of_a_negation() -> None:
+    assert md.simplify(1 - md.sigmoid(-z)) == md.sigmoid(z)
+    assert md.simplify(1 - md.sigmoid(z)) == md.simplify(1 - md.sigmoid(z))  # σ′'s textbook factor stays
+    assert str(md.simplify(1 - md.sigmoid(z))) == "1 - sigmoid(z)"
+    assert md.grad(md.sum(md.sigmoid(-z)), z) == md.simplify(-md.sigmoid(z) * (1 - md.sigmoid(z)))
+
+
 def test_ones_stay_where_nothing_has_the_full_shape() -> None:
     assert md.simplify(md.ones(n) + md.ones(n)) == md.simplify(2 * md.ones(n))
     assert md.simplify(md.sum(md.ones(n))) != md.const(1)
@@ -95,6 +115,7 @@ def test_negation() -> None:
 
 
 def test_rules_are_named_with_identities() -> None:
-    for rule in (S.add_ones_as_number, S.power_logistic, S.mul_exp_sigmoid, S.mul_sigmoid_pair):
+    for rule in (S.add_ones_as_number, S.add_one_minus_sigmoid, S.power_logistic, S.mul_exp_sigmoid,
+                 S.mul_sigmoid_pair, S.mul_distribute_cancelling):
         assert rule.__doc__ and "=" in rule.__doc__
         assert any(rule in rules for rules in S.IDENTITIES.values())
