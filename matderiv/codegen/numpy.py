@@ -182,6 +182,9 @@ _SIMPLE = re.compile(r"^(?:[A-Za-z_]\w*(?:\.T|\[:, None\])?|-?[\d.]+(?:e-?\d+)?)
 _TRIVIAL = frozenset({"arg", "num", "dim", "T", "bcast", "vec"})
 
 
+_FOUND: dict[str, bool] = {}  # whether a module the generated code may import is installed
+
+
 class NumPyPrinter:
     """Prints lowered nodes in topological order; :meth:`emit` dispatches to ``_print_<op>`` or to the op's
     ``numpy=`` emitter, which return ``(code, binding strength)`` and may ask for an argument by name
@@ -196,6 +199,9 @@ class NumPyPrinter:
     alias = "np"
     #: Where the generated code takes special functions (erf, gamma, …) from when scipy is installed.
     special = "scipy.special"
+    #: Where the generated code takes ``lu_factor``/``lu_solve`` from, to factorise a matrix once for several
+    #: solves, when that module is installed (None: every solve factorises on its own).
+    lu_module: str | None = "scipy.linalg"
     #: Nodes whose code is a read-only view: returned as a copy.
     VIEWS = frozenset({"full", "diagpart"})
     ADD, MUL, NEG, POW, ATOM = ADD, MUL, NEG, POW, ATOM
@@ -224,6 +230,22 @@ class NumPyPrinter:
         """The global names the generated code uses: the function itself must not be called one of these."""
         return frozenset({cls.alias, cls.module.split(".")[0], "numpy", "scipy", "math", "float", "int",
                           "ValueError"})
+
+    @classmethod
+    def can_factorise(cls) -> bool:
+        """Whether the generated code may factorise a matrix once for several solves (:attr:`lu_module` is set
+        and importable)."""
+        if cls.lu_module is None:
+            return False
+        found = _FOUND.get(cls.lu_module)
+        if found is None:
+            import importlib.util
+            try:
+                found = importlib.util.find_spec(cls.lu_module) is not None
+            except ImportError:
+                found = False
+            _FOUND[cls.lu_module] = found
+        return found
 
     # -- dispatch --
     def emit(self, n: Node) -> Code:
@@ -488,6 +510,17 @@ class NumPyPrinter:
             return f"{self.wrap(self.code(b), MUL)} / {self.wrap(self.code(a), MUL + 1)}", MUL
         return f"{self.alias}.linalg.solve({self.code(a)[0]}, {self.code(b)[0]})", ATOM
 
+    def _print_lu(self, n: Node) -> Code:
+        """The LU factors of a matrix several solves use (``scipy.linalg.lu_factor``), computed once."""
+        self.imports.add(f"import {self.lu_module}")
+        return f"{self.lu_module}.lu_factor({self.code(n.args[0])[0]}, check_finite=False)", ATOM
+
+    def _print_lusolve(self, n: Node) -> Code:
+        """A⁻¹B (``trans`` 0) or A⁻ᵀB (1) with A's LU factors."""
+        lu, b = n.args
+        trans = ", trans=1" if n.params[0] else ""
+        return f"{self.lu_module}.lu_solve({self.code(lu)[0]}, {self.code(b)[0]}{trans}, check_finite=False)", ATOM
+
     def _print_rsolve(self, n: Node) -> Code:
         left, a = n.args
         if left.kind in "sr":
@@ -598,6 +631,7 @@ class NumPyFunction:
         canon = Canonical()
         low = Lowering(self.pnames)
         roots = [low.output(low.lower(canon(e))) for e in self.computed]
+        roots = low.reuse(roots, factorise=self.printer.can_factorise())
         order, _ = use_counts(roots)
         # a view (transpose, broadcast) used k times uses its argument k times
         eff: dict[Node, int] = {r: 0 for r in order}
