@@ -3,6 +3,7 @@ the row's hand-written numpy (the benchmark checks this again at its own sizes b
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import matderiv as md
 
 _spec = importlib.util.spec_from_file_location("bench", Path(__file__).resolve().parents[2] / "bench" / "bench.py")
 bench = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
+sys.modules.setdefault("bench", bench)  # its dataclasses look their module up
 _spec.loader.exec_module(bench)  # type: ignore[union-attr]
 
 
