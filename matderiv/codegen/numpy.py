@@ -699,12 +699,15 @@ def numpy_code(exprs: object, args: object, name: str = "f", printer: type[NumPy
     """The source of a standalone function ``name(*args)`` evaluating ``exprs`` with numpy.
 
     Its only import is ``import numpy as np`` (and ``scipy.special`` or ``math`` for an elementwise function
-    numpy lacks, such as erf). Arrays come in and go out in numpy's natural shapes: an n×1 vector or a 1×m row is
-    a 1-D array, a 1×1 scalar a Python float, a matrix a 2-D array; inputs are converted to float64 and their
+    numpy lacks, such as erf, and ``scipy.linalg`` for a shared factorisation). Arrays come in and go out in
+    numpy's natural shapes: an n×1 vector or a 1×m row is a 1-D array, a 1×1 scalar a Python float, a matrix a 2-D array; inputs are converted to float64 and their
     shapes checked against each other (a mismatch raises ``ValueError`` naming the argument). A dimension that
     no argument's shape gives is a keyword-only parameter named after it (``def f(s, *, n):``). Shared values
     are computed once, diag(v) products become broadcasting, inverses times something become
-    ``np.linalg.solve``, and chains of products are multiplied in a cheap order. A log det is evaluated as
+    ``np.linalg.solve`` (products with the inverse where it is computed anyway; solves with one LU factorisation,
+    ``scipy.linalg.lu_factor``, where scipy is installed and several solves use one matrix), and chains of products
+    are multiplied in a cheap order. What the code evaluates is the expression in numerically stable forms
+    (:mod:`.stable`: log(1 + eᶻ) as ``np.logaddexp(0, z)``, 1 − σ(z) as σ(−z), …): finite at logits of ±1000. A log det is evaluated as
     ``np.linalg.slogdet(X)[1]``, which is log |det X|: it is log det X only where det X > 0. ``printer``: another
     array backend (a :class:`NumPyPrinter` subclass).
     """
