@@ -29,7 +29,7 @@ from .args import PHRASE, Arguments, call_with_dims
 from .common import (Canonical, Names, function_name, number_code, outputs_of, reserved, resolve_args,
                      use_counts)
 from .lower import SPECIAL, Lowering, Node, Shape, kind_of
-from .stable import stable
+from .stable import SECH2, stable
 
 _LONG = 100  # inline code longer than this gets a temporary of its own
 Code = tuple[str, int]
@@ -478,6 +478,9 @@ class NumPyPrinter:
                 f.op == "num" and f.params[0] < 0 for f in a.args):  # σ(−u) = exp(−logaddexp(0, u))
             neg = self._mul(a, flip=True)
             return f"{self.alias}.exp(-{self.alias}.logaddexp(0.0, {neg[0]}))", ATOM
+        if n.params[0] == SECH2:  # sech² u = 4t/(1 + t)², t = e^{−2|u|}
+            t = self.aux(f"{self.alias}.exp(-2 * {self.alias}.abs({arg[0]}))")
+            return f"4 * {t} / (1 + {t})**2", MUL
         if uses > 1 and not _SIMPLE.match(arg[0]):
             self.name(a)
             arg = self.ew(a, n)
@@ -698,18 +701,18 @@ class NumPyFunction:
 def numpy_code(exprs: object, args: object, name: str = "f", printer: type[NumPyPrinter] = NumPyPrinter) -> str:
     """The source of a standalone function ``name(*args)`` evaluating ``exprs`` with numpy.
 
-    Its only import is ``import numpy as np`` (and ``scipy.special`` or ``math`` for an elementwise function
-    numpy lacks, such as erf, and ``scipy.linalg`` for a shared factorisation). Arrays come in and go out in
-    numpy's natural shapes: an n×1 vector or a 1×m row is a 1-D array, a 1×1 scalar a Python float, a matrix a 2-D array; inputs are converted to float64 and their
-    shapes checked against each other (a mismatch raises ``ValueError`` naming the argument). A dimension that
-    no argument's shape gives is a keyword-only parameter named after it (``def f(s, *, n):``). Shared values
-    are computed once, diag(v) products become broadcasting, inverses times something become
-    ``np.linalg.solve`` (products with the inverse where it is computed anyway; solves with one LU factorisation,
-    ``scipy.linalg.lu_factor``, where scipy is installed and several solves use one matrix), and chains of products
-    are multiplied in a cheap order. What the code evaluates is the expression in numerically stable forms
-    (:mod:`.stable`: log(1 + eᶻ) as ``np.logaddexp(0, z)``, 1 − σ(z) as σ(−z), …): finite at logits of ±1000. A log det is evaluated as
-    ``np.linalg.slogdet(X)[1]``, which is log |det X|: it is log det X only where det X > 0. ``printer``: another
-    array backend (a :class:`NumPyPrinter` subclass).
+    Its only import is ``import numpy as np`` (and ``scipy.special`` or ``math`` for an elementwise function numpy
+    lacks, such as erf, and ``scipy.linalg`` for a shared factorisation). Arrays come in and go out in numpy's
+    natural shapes: an n×1 vector or a 1×m row is a 1-D array, a 1×1 scalar a Python float, a matrix a 2-D array;
+    inputs are converted to float64 and their shapes checked against each other (a mismatch raises ``ValueError``
+    naming the argument). A dimension that no argument's shape gives is a keyword-only parameter named after it
+    (``def f(s, *, n):``). Shared values are computed once, diag(v) products become broadcasting, inverses times
+    something become ``np.linalg.solve`` (products with the inverse where it is computed anyway; solves with one LU
+    factorisation, ``scipy.linalg.lu_factor``, where scipy is installed and several solves use one matrix), and
+    chains of products are multiplied in a cheap order. What the code evaluates is the expression in numerically
+    stable forms (:mod:`.stable`: log(1 + eᶻ) as ``np.logaddexp(0, z)``, 1 − σ(z) as σ(−z), …): finite at logits of
+    ±1000. A log det is evaluated as ``np.linalg.slogdet(X)[1]``, which is log |det X|: it is log det X only where
+    det X > 0. ``printer``: another array backend (a :class:`NumPyPrinter` subclass).
     """
     outputs, many = outputs_of(exprs)
     params = resolve_args(outputs, args)
