@@ -2,7 +2,7 @@
 layer (``matderiv.app``) imports them from here, never from the package facade."""
 from __future__ import annotations
 
-from .ad import grad, vjp
+from .ad import differential, grad, hvp, jvp, vjp
 from .check import CheckReport, GradReport, check, check_vjp, gradcheck
 from .codegen import lambdify, mpmath_code, mpmath_function, numpy_code
 from .core.errors import (ArgumentError, CheckError, DerivativeError, InvalidNameError, MatderivError, ParseError,
@@ -13,6 +13,8 @@ from .ops import (abs_ as abs, add, apply, cos, det, diag, divide, elementwise, 
                   logsumexp, matmul, mul, norm1, norm2, ones, ones_like, power, relu, sigmoid, sign, sin, softmax,
                   softplus, solve, sqrt, step, sum_ as sum, tan, tanh, trace, transpose, zeros, zeros_like)
 from .ops import const, symbol
+from .printing.differential import latex_differential
+from .printing.explain import Explanation, explain
 from .printing.latex import latex, latex_equation
 from .lang import parse, to_text
 from .simplify import simplify
@@ -41,7 +43,8 @@ __all__ = [
     "add", "mul", "matmul", "divide", "power", "transpose", "apply", "elementwise",
     "trace", "det", "logdet", "inv", "solve", "sum", "norm1", "norm2", "diag", "kron", "logsumexp", "softmax",
     "exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "abs", "sign", "relu", "sigmoid", "softplus", "step",
-    "grad", "vjp", "simplify", "latex", "latex_equation",
+    "grad", "vjp", "jvp", "hvp", "differential", "latex_differential", "explain", "Explanation",
+    "simplify", "latex", "latex_equation",
     "MatderivError", "ShapeError", "DerivativeError", "ParseError", "ArgumentError", "InvalidNameError",
     "CheckError",
     "check", "CheckReport", "check_vjp", "GradReport", "gradcheck", "mpmath_code", "mpmath_function",

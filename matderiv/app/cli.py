@@ -14,7 +14,7 @@ import re
 import sys
 from typing import Any, NoReturn, Sequence
 
-from ..api import __version__, latex, parse, to_text
+from ..api import __version__, explain, latex, parse, to_text
 from ..core.errors import ArgumentError, MatderivError
 from ..core.expr import check_name
 from ..printing.where import name_shared
@@ -31,6 +31,8 @@ def _label(s: str, width: int) -> str:
 # ---- grad, check, latex, code ------------------------------------------------------------------------------------
 def cmd_grad(ns: argparse.Namespace, out: Out) -> int:
     d = derive(ns.expr, ns.wrt, ns.where, ns.seed)
+    if ns.steps:
+        _steps(d, ns.format, out)
     ok = True if ns.no_check else certify(d, ns.dps, ns.rng)
     code = numpy_source(d.derivs, d.args, ns.name or grad_name(d))
     if ns.format == "text":
@@ -42,13 +44,16 @@ def cmd_grad(ns: argparse.Namespace, out: Out) -> int:
     elif ns.format == "numpy":
         out(code.rstrip("\n"))
     elif ns.format == "json":
-        out(json.dumps(grad_json(d, code), indent=2, ensure_ascii=False))
+        obj = grad_json(d, code)
+        if ns.steps:  # the derivation of each gradient: its steps as text, by variable
+            obj["steps"] = {w.name: [s.text(show) for s in explain(d.f, w).steps] for w in d.wrt}
+        out(json.dumps(obj, indent=2, ensure_ascii=False))
     else:
         width = max(8, *(len(d.lhs(i)) + 2 for i in range(len(d.wrt))))
         out(_label("input", width) + d.text)
         if d.seed is not None:
             out(_label("seed", width) + show(d.seed))
-        out(_label("shapes", width) + shapes_line(d.args))
+        out(_label("shapes", width) + shapes_line(d.args, d.kinds))
         for i, g in enumerate(d.derivs):
             out("")
             out(_label(d.lhs(i), width) + show(g))
@@ -70,6 +75,18 @@ def cmd_grad(ns: argparse.Namespace, out: Out) -> int:
         print(f"{PROG}: certificate FAILED for d/d{', d/d'.join(bad)} of {d.text}", file=sys.stderr)
         return 1
     return 0
+
+
+def _steps(d: Derivation, fmt: str, out: Out) -> None:
+    """``--steps``: the derivation of each gradient, numbered (md.explain), before the other output."""
+    if d.seed is not None:
+        raise ArgumentError("--steps explains gradients of scalars; it does not take --seed")
+    for w in d.wrt:
+        if fmt == "json":  # in the JSON object, key "steps"
+            continue
+        e = explain(d.f, w)
+        out(e.latex() if fmt == "latex" else e.text(show))
+        out("")
 
 
 def grad_json(d: Derivation, code: str) -> dict[str, Any]:
@@ -153,6 +170,7 @@ EPILOGS = {
   matderiv grad "x'*A*x where A: symmetric" --wrt x --format latex
   matderiv grad "norm2(A*x-y)^2" --wrt x --wrt A --format json
   matderiv grad "A*X" --wrt X --seed "matrix(1)"     # a matrix-valued F needs a seed
+  matderiv grad "x'*A*x" --wrt x --steps             # the derivation step by step first
 
 Without --wrt every symbol is a variable. --format selects one output for scripts:
   text   the derivative in the text language, one line per variable (in --wrt order)
@@ -267,6 +285,7 @@ exit status: 0 success, 1 a certificate failed, 2 bad usage or an error in the e
                    help="print one output only (default: all)")
     p.add_argument("--name", metavar="NAME", help="name of the generated numpy function")
     p.add_argument("--no-check", action="store_true", help="skip the certificate")
+    p.add_argument("--steps", action="store_true", help="print the derivation step by step first (md.explain)")
     _certificate_options(p, 30)
     p.set_defaults(run=cmd_grad)
 

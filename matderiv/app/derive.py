@@ -14,6 +14,8 @@ from typing import Any, Callable, Sequence
 from ..api import CheckReport, __version__, check, grad, latex_equation, matmul, numpy_code, parse, symbol, to_text, vjp
 from ..core.errors import ArgumentError, DerivativeError, MatderivError
 from ..core.expr import Expr, check_name, fmt_shape
+from ..lang import Kind, parse_kinds
+from ..lang.infer import defaults_note
 from ..lang.printer import LanguagePrinter, declaration
 
 PROG = "matderiv"  # the command's name, in messages
@@ -33,6 +35,7 @@ class Derivation:
     args: list[Expr] = field(default_factory=list)   # f's symbols, then the seed's, in order of appearance
     report: CheckReport | None = None  # the certificate (one for all variables), once certified
     seed_text: str | None = None    # the seed as given
+    kinds: dict[str, Kind] = field(default_factory=dict)  # how each symbol's kind was decided (md.lang.parse_kinds)
 
     @property
     def text(self) -> str:
@@ -127,6 +130,7 @@ def derive(text: str, wrt: Sequence[str] | None = None, where: str | None = None
            seed: str | None = None) -> Derivation:
     """Parse ``text``, take the variables ``wrt`` (default: every symbol) and the seed, and derive."""
     source = with_where(text, where)
+    kinds = parse_kinds(source)[1]
     if seed is None:
         f, s = parse(source), None
     else:
@@ -144,11 +148,12 @@ def derive(text: str, wrt: Sequence[str] | None = None, where: str | None = None
         raise ArgumentError(f"--wrt names a symbol twice: {', '.join(names)}")
     if s is None and not f.is_scalar:
         raise DerivativeError(f"{show(f)} is {fmt_shape(f.shape)}, not a scalar: give a seed of its shape, "
-                              "e.g. --seed G (a new symbol) or --seed 'matrix(1)' (all ones)")
+                              "e.g. --seed G (a new symbol) or --seed 'matrix(1)' (all ones)"
+                              + defaults_note(kinds, [a.name for a in f_syms]))
     ws = [by_name[n] for n in names]
     args = order_symbols([f] + ([s] if s is not None else []), source + " " + (seed or ""))
     out = grad(f, ws) if s is None else vjp(f, ws, s)
-    return Derivation(source, f, ws, s, list(out), args, seed_text=seed)  # type: ignore[arg-type]
+    return Derivation(source, f, ws, s, list(out), args, seed_text=seed, kinds=kinds)  # type: ignore[arg-type]
 
 
 def certify(d: Derivation, dps: int, rng: int, at: dict[str, Any] | None = None,
@@ -188,9 +193,15 @@ def merge_modules(sources: Sequence[str]) -> str:
     return "\n".join(imports) + "\n\n\n" + "\n\n\n".join(bodies) + "\n"
 
 
-def shapes_line(args: Sequence[Expr]) -> str:
-    """``a: n×1, X: n×m, b: m×1``."""
-    return ", ".join(f"{a.name}: {fmt_shape(a.shape)}" for a in args)
+def shapes_line(args: Sequence[Expr], kinds: dict[str, Kind] | None = None) -> str:
+    """``a: n×1, X: n×m, b: m×1``; with ``kinds``, a note where a default or a use decided a kind other than the
+    name's case gives: ``mu: 1×1 (scalar, the default for Greek names; write `where mu: vector` to change it)``,
+    ``alpha: n×1 (a vector: transposed in `alpha'`)``."""
+    def one(a: Expr) -> str:
+        k = (kinds or {}).get(a.name)
+        note = k.note(a.name) if k is not None else ""
+        return f"{a.name}: {fmt_shape(a.shape)}" + (f" ({note})" if note else "")
+    return ", ".join(one(a) for a in args)
 
 
 def parse_candidate(d: Derivation, w: Expr, text: str) -> Expr:

@@ -31,6 +31,12 @@ def _symmetric_op(op: str) -> bool:
     return op in OPS and OPS[op].transpose == "symmetric"
 
 
+def symmetric_node(n: Node) -> bool:
+    """Whether ``n`` equals its transpose by construction: a scalar, a symmetric op (I, diag v), an argument declared
+    symmetric. For such an S the code uses Sᵀ = S and S⁻ᵀ = S⁻¹: one matrix for every solve with it."""
+    return n.kind == "s" or _symmetric_op(n.op) or (n.op == "arg" and n.params[1])
+
+
 def kind_of(shape: Shape) -> str:
     """``s`` (1×1), ``c`` (n×1), ``r`` (1×m) or ``m``."""
     r, c = shape
@@ -101,7 +107,7 @@ class Lowering:
     def t(self, n: Node) -> Node:
         """nᵀ (a no-op on scalars and symmetric values; a view otherwise)."""
         shape = (n.shape[1], n.shape[0])
-        if n.kind == "s" or _symmetric_op(n.op) or (n.op == "arg" and n.params[1]):
+        if symmetric_node(n):
             return n
         if n.op == "T":
             return n.args[0]
@@ -343,6 +349,8 @@ class Lowering:
         if tr == "inv":
             if tl == "diag":
                 return dense(scale_rows(ln, self.realize(right)))
+            if symmetric_node(rn):  # X S⁻¹ = (S⁻¹ Xᵀ)ᵀ: the same solve as S⁻¹ Xᵀ elsewhere
+                return dense(self.t(self.make("solve", (rn, self.t(self.realize(left))), (), (shape[1], shape[0]))))
             return dense(self.make("rsolve", (self.realize(left), rn), (), shape))
         if tl == "onesr":
             return dense(self.t(rn) if tr == "diag" else total(rn, 0))
@@ -395,7 +403,7 @@ class Lowering:
             return None
         if a.op == "T":
             a, trans = a.args[0], 1 - trans
-        if a.op == "arg" and a.params[1]:  # symmetric: Mᵀ = M
+        if symmetric_node(a):  # Mᵀ = M
             trans = 0
         return a, trans
 
@@ -427,4 +435,4 @@ class Lowering:
         return [memo[r] for r in roots]
 
 
-__all__ = ["Lowering", "Node", "Item", "kind_of", "Shape", "SPECIAL", "INTERNAL"]
+__all__ = ["Lowering", "Node", "Item", "kind_of", "symmetric_node", "Shape", "SPECIAL", "INTERNAL"]

@@ -180,13 +180,13 @@ def rebuild(e: Expr, args: Sequence[Expr]) -> Expr:
 
 # ---- derived rules -------------------------------------------------------------------------------------------------
 def linear_jvp(tangents: Sequence[Expr | None], out: Expr) -> Expr | None:
-    """L linear: dL(X)[V] = L(V)."""
+    """Linearity: d L(X) = L(dX) for a linear L."""
     (t,) = tangents
     return None if t is None else rebuild(out, [t])
 
 
 def bilinear_jvp(tangents: Sequence[Expr | None], out: Expr) -> Expr | None:
-    """B bilinear: dB(A, C)[V, W] = B(V, C) + B(A, W) (the product rule)."""
+    """Product rule: d B(A, C) = B(dA, C) + B(A, dC) for a bilinear B."""
     a, c = out.args
     v, w = tangents
     parts = [rebuild(out, [v, c])] if v is not None else []
@@ -197,24 +197,37 @@ def bilinear_jvp(tangents: Sequence[Expr | None], out: Expr) -> Expr | None:
     return parts[0] if len(parts) == 1 else OPS["add"].make(parts, ())
 
 
-def deflinear(name: str, shape: ShapeRule, adjoint: Callable[[Expr, Expr], Expr], **fields: Any) -> Op:
+def _documented(rule: Jvp, doc: str) -> Jvp:
+    """``rule`` under the docstring ``doc`` (the op's own statement of it, which md.explain prints)."""
+    if not doc:
+        return rule
+
+    def jvp(tangents: Sequence[Expr | None], out: Expr) -> Expr | None:
+        return rule(tangents, out)
+    jvp.__doc__ = doc
+    return jvp  # type: ignore[return-value]
+
+
+def deflinear(name: str, shape: ShapeRule, adjoint: Callable[[Expr, Expr], Expr], rule: str = "",
+              **fields: Any) -> Op:
     """A linear op of one argument: its VJP is ``adjoint(g, out)`` (the adjoint map Lᵀ applied to g), its JVP
-    L(V), and L(0) = 0 for the simplifier."""
+    L(V) (``rule`` states it for this op: "Transpose rule: d(Xᵀ) = (dX)ᵀ (C 44)."), and L(0) = 0 for the
+    simplifier."""
     def vjp(g: Expr, out: Expr, i: int) -> Expr:
         return adjoint(g, out)
     vjp.__doc__ = adjoint.__doc__
     fields.setdefault("scales", True)
-    return defop(name, shape, vjp=vjp, jvp=linear_jvp, linear=True, **fields)
+    return defop(name, shape, vjp=vjp, jvp=_documented(linear_jvp, rule), linear=True, **fields)
 
 
 def defbilinear(name: str, shape: ShapeRule, left: Callable[[Expr, Expr], Expr],
-                right: Callable[[Expr, Expr], Expr], **fields: Any) -> Op:
+                right: Callable[[Expr, Expr], Expr], rule: str = "", **fields: Any) -> Op:
     """A bilinear op B(A, C): ``left(g, out)`` and ``right(g, out)`` are the cotangents of A and of C (each the
-    adjoint of B with the other argument held); its JVP is the product rule."""
+    adjoint of B with the other argument held); its JVP is the product rule (``rule`` states it for this op)."""
     def vjp(g: Expr, out: Expr, i: int) -> Expr:
         return left(g, out) if i == 0 else right(g, out)
     vjp.__doc__ = f"{left.__doc__} {right.__doc__}"
-    return defop(name, shape, vjp=vjp, jvp=bilinear_jvp, arity=2, **fields)
+    return defop(name, shape, vjp=vjp, jvp=_documented(bilinear_jvp, rule), arity=2, **fields)
 
 
 # ---- identities an op's block adds to the simplifier -------------------------------------------------------------

@@ -6,6 +6,7 @@ A function's shape is its op's own rule (:data:`matderiv.core.spec.FUNCTIONS`), 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import combinations
 from typing import Any, Callable, Iterator, Union
 
 import sympy
@@ -167,6 +168,100 @@ class _Algebra(ShapeAlgebra):
         return dim_text(self.checker.final(a, self.checker.names()))
 
 
+# ---- kinds: declared, defaulted by the name, or inferred from use ----------------------------------------------------
+#: The naming rule behind each default kind, and the kind a declaration would most likely change it to.
+_DEFAULT_RULE = {"scalar": "Greek names", "vector": "lower-case names", "matrix": "upper-case names"}
+_OTHER_KIND = {"scalar": "vector", "vector": "scalar", "matrix": "vector"}
+_MAX_REPAIR = 8  # at most this many Greek names are tried as vectors when the shapes conflict
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How a symbol's kind was decided: ``declared`` (a where clause or keyword), ``default`` (``why`` names the
+    naming rule: "Greek names") or ``inferred`` (``why`` says from which use: "transposed in `alpha'`")."""
+
+    kind: str     # scalar, vector, matrix or symmetric
+    source: str   # declared, default or inferred
+    why: str = ""
+
+    def note(self, name: str) -> str:
+        """What the command's shapes line says about the name ("" for a kind the name's case gives)."""
+        if self.source == "inferred":
+            return f"a {self.kind}: {self.why}"
+        if self.source == "default" and self.kind == "scalar":
+            return f"scalar, the default for Greek names; write `where {name}: vector` to change it"
+        return "symmetric" if self.kind == "symmetric" else ""
+
+
+def defaults_note(kinds: dict[str, Kind], names: list[str]) -> str:
+    """`` — kinds not declared: mu scalar (Greek names), x vector (lower-case names); to change one, declare it:
+    `where mu: vector``` for the defaulted (and inferred) ones among ``names`` ("" when there are none)."""
+    shown = [n for n in dict.fromkeys(names) if n in kinds and kinds[n].source != "declared"]
+    if not shown:
+        return ""
+    parts = ", ".join(f"{n} {kinds[n].kind} (" + (_DEFAULT_RULE[kinds[n].kind] if kinds[n].source == "default"
+                                                   else f"inferred: {kinds[n].why}") + ")" for n in shown)
+    greek = next((n for n in shown if kinds[n].source == "default" and kinds[n].kind == "scalar"), None)
+    how = f"`where {greek}: vector`" if greek else "`where NAME: scalar`, `vector` or `matrix`"
+    return f" — kinds not declared: {parts}; to change one, declare it: {how}"
+
+
+class _Retry(Exception):
+    """A use shows that the Greek name ``name``, a scalar by default, is a vector: infer again with that kind."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(name)
+        self.name, self.why = name, why
+
+
+def infer(src: _Source, decls: dict[str, _Decl], fns: dict[str, Fn], root: _Node) -> _Checker:
+    """The checker that inferred every node of ``root``, Greek names' kinds inferred from use where it is
+    unambiguous (docs/language.md, "Kinds inferred from use"):
+
+    1. a Greek name transposed (``alpha'``), or added to or subtracted from a vector (``x - mu``), possibly scaled
+       by a number or negated, is a vector;
+    2. when the shapes conflict and exactly one smallest set of Greek names (one name, else two) makes them fit as
+       vectors, those names are vectors (``norm2(y - X*beta)^2``); otherwise the conflict is the error, naming the
+       names whose kinds were defaulted.
+    """
+    inferred: dict[str, str] = {}
+    checker, error = _attempt(src, decls, fns, root, inferred)
+    if error is None:
+        return checker
+    greek = [n for n in dict.fromkeys(x.value for x in _postorder(root) if x.kind == "name")
+             if n not in decls and n not in fns and n not in inferred and default_kind(n) == "scalar"]
+    if 0 < len(greek) <= _MAX_REPAIR:
+        span = getattr(error, "span", "")
+        for size in (1, 2):
+            fits = []
+            for names in combinations(greek, size):
+                why = (f"as a scalar, `{span}` does not fit" if size == 1 else
+                       f"as scalars, {names[0]} and {names[1]} do not fit (`{span}`)")
+                trial, err = _attempt(src, decls, fns, root, {**inferred, **{n: why for n in names}})
+                if err is None:
+                    fits.append(trial)
+            if len(fits) == 1:
+                return fits[0]
+            if fits:
+                break
+    raise error
+
+
+def _attempt(src: _Source, decls: dict[str, _Decl], fns: dict[str, Fn], root: _Node,
+             inferred: dict[str, str]) -> tuple[_Checker, MatderivError | None]:
+    """Inference with the Greek names of ``inferred`` as vectors (and those rule 1 adds to it): the checker, and
+    the shape error that stopped it, if any."""
+    while True:
+        checker = _Checker(src, decls, fns, inferred)
+        try:
+            checker.infer(root)
+            return checker, None
+        except _Retry as r:
+            inferred[r.name] = r.why
+        except ShapeError as exc:
+            return checker, exc
+
+
 # ---- inference and building -----------------------------------------------------------------------------------------
 def _postorder(root: _Node) -> list[_Node]:
     out: list[_Node] = []
@@ -184,10 +279,13 @@ def _postorder(root: _Node) -> list[_Node]:
 class _Checker:
     """Infers every node's shape (as dimension terms) and how to build it, then builds the expression."""
 
-    def __init__(self, src: _Source, decls: dict[str, _Decl], fns: dict[str, Fn]) -> None:
+    def __init__(self, src: _Source, decls: dict[str, _Decl], fns: dict[str, Fn],
+                 inferred: dict[str, str] | None = None) -> None:
         self.src = src
         self.decls = decls
         self.fns = fns
+        self.inferred = inferred or {}   # Greek names that use showed to be vectors, with the use
+        self.kinds: dict[str, Kind] = {}
         self.dims = _Dims()
         self.algebra = _Algebra(self)
         self.shape: dict[_Node, Shape2] = {}
@@ -236,7 +334,28 @@ class _Checker:
         return f"'{self.src.text[n.start:n.end]}' ({dim_text(r)}×{dim_text(c)})"
 
     def fail(self, message: str, n: _Node) -> MatderivError:
-        return self.src.located(ShapeError, message, n.pos)
+        """A located ShapeError at ``n``, naming the names in ``n`` whose kinds a default decided."""
+        names = [x.value for x in _postorder(n) if x.kind == "name"]
+        exc = self.src.located(ShapeError, message + defaults_note(self.kinds, names), n.pos)
+        exc.span = self.src.text[n.start:n.end]  # type: ignore[attr-defined]
+        return exc
+
+    def defaulted_scalar(self, name: str) -> bool:
+        k = self.kinds.get(name)
+        return k is not None and k.source == "default" and k.kind == "scalar"
+
+    def greek_operand(self, n: _Node) -> str | None:
+        """The Greek name, a scalar by default, that ``n`` is (negated or scaled by a number), or None."""
+        while True:
+            if n.kind == "neg":
+                n = n.args[0]
+            elif n.kind == "bin" and n.value in ("*", "/") and n.args[1].kind == "num":
+                n = n.args[0]
+            elif n.kind == "bin" and n.value == "*" and n.args[0].kind == "num":
+                n = n.args[1]
+            else:
+                break
+        return n.value if n.kind == "name" and self.defaulted_scalar(n.value) else None
 
     # -- helpers ------------------------------------------------------------------------------------------------------
     def scalar(self, n: _Node) -> bool:
@@ -275,9 +394,15 @@ class _Checker:
             if decl is not None:
                 decl.used = True
                 spec = decl.spec
+                kind = "symmetric" if spec.symmetric else spec.kind
+                self.kinds[name] = Kind(kind, "declared")
+            elif name in self.inferred:
+                spec = TypeSpec("vector", False, None, ONE)
+                self.kinds[name] = Kind("vector", "inferred", self.inferred[name])
             else:
-                spec = TypeSpec(default_kind(name), False, ONE if default_kind(name) == "scalar" else None,
-                                ONE if default_kind(name) != "matrix" else None)
+                kind = default_kind(name)
+                spec = TypeSpec(kind, False, ONE if kind == "scalar" else None, ONE if kind != "matrix" else None)
+                self.kinds[name] = Kind(kind, "default", _DEFAULT_RULE[kind])
             rows = self.term(spec.rows)
             cols = rows if spec.symmetric and spec.cols is None else self.term(spec.cols)
             self.symbols[name] = (rows, cols, spec.symmetric)
@@ -301,6 +426,9 @@ class _Checker:
         return self.shape[n.args[0]]
 
     def _infer_T(self, n: _Node) -> Shape2:
+        greek = self.greek_operand(n.args[0])
+        if greek is not None:  # a transposed name is not a scalar
+            raise _Retry(greek, f"transposed in `{self.src.text[n.start:n.end]}`")
         r, c = self.shape[n.args[0]]
         return (c, r)
 
@@ -311,6 +439,12 @@ class _Checker:
         sa, sb = self.scalar(a), self.scalar(b)
         if op in ("+", "-", ".*", "./"):
             self.how[n] = op
+            if op in ("+", "-") and sa != sb:  # a Greek name added to a vector is a vector
+                (vr, vc), greek = ((br, bc), self.greek_operand(a)) if sa else ((ar, ac), self.greek_operand(b))
+                if greek is not None and self.dims.is_one(vc) and not self.dims.is_one(vr):
+                    verb = ("added to a vector" if op == "+" else "subtracted from a vector" if sb
+                            else "a vector subtracted from it")
+                    raise _Retry(greek, f"{verb} in `{self.src.text[n.start:n.end]}`")
             if sa or sb:
                 return self.shape[b] if sa else self.shape[a]
             if not self.dims.unify_all([(ar, br), (ac, bc)]):

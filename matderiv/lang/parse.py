@@ -9,7 +9,9 @@ the precedence table and the inference rules.
 
 Rules in brief: ``*`` is the matrix product unless one side is 1×1 (then it scales); a dimension variable is
 never 1 (so whether an operand is 1×1 is known from its kind alone, bottom-up, and ``*`` is never ambiguous);
-``/`` and ``^`` take a scalar on the right; ``^`` of a square matrix by an integer is a matrix power.
+``/`` and ``^`` take a scalar on the right; ``^`` of a square matrix by an integer is a matrix power; a Greek
+name, a scalar by default, is a vector where its use shows it (transposed, added to a vector, or the one way out
+of a shape conflict), and :func:`parse_kinds` says how each kind was decided.
 """
 from __future__ import annotations
 
@@ -19,10 +21,10 @@ from ..core.errors import ArgumentError
 from ..core.expr import Expr, check_name
 from ..core.functions import Fn, make_fn
 from ..core.spec import FUNCTIONS
-from .infer import _Checker
+from .infer import Kind, _Checker, infer
 from .syntax import CONSTANTS, GREEK, TYPES, TypeSpec, _Decl, _Node, _Parser, _Source, default_kind
 
-__all__ = ["parse", "default_kind", "FUNCTIONS", "TYPES", "GREEK"]
+__all__ = ["parse", "parse_kinds", "Kind", "default_kind", "FUNCTIONS", "TYPES", "GREEK"]
 
 
 # ---- the entry point -------------------------------------------------------------------------------------------------
@@ -74,6 +76,18 @@ def parse(text: str, /, **types: object) -> Expr:
     return checker.build(root)
 
 
+def parse_kinds(text: str, /, **types: object) -> tuple[Expr, dict[str, Kind]]:
+    """:func:`parse`'s expression and how each symbol's kind was decided: declared, by its name's default, or
+    inferred from its use (a Greek name transposed or added to a vector is a vector).
+
+    >>> e, kinds = parse_kinds("alpha'*K*alpha + mu")
+    >>> kinds["alpha"].note("alpha"), kinds["mu"].note("mu")
+    ('a vector: transposed in `alpha'`', 'scalar, the default for Greek names; write `where mu: vector` to change it')
+    """
+    checker, root = _inferred(text, types)
+    return checker.build(root), dict(checker.kinds)
+
+
 def _inferred(text: str, types: dict[str, object]) -> tuple[_Checker, _Node]:
     """The syntax tree of ``text`` with every node's shape inferred (the checker that did it builds it)."""
     if not isinstance(text, str):
@@ -94,8 +108,7 @@ def _inferred(text: str, types: dict[str, object]) -> tuple[_Checker, _Node]:
             raise src.parse_error(f"{name!r} is declared {spec.describe()} here but {old.spec.describe()} "
                                   "by the keyword argument", pos)
         decls[name] = _Decl(spec, pos, "where")
-    checker = _Checker(src, decls, fns)
-    checker.infer(root)
+    checker = infer(src, decls, fns, root)
     for name, d in decls.items():
         if not d.used:
             if d.source == "where":

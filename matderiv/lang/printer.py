@@ -231,13 +231,17 @@ def to_text(e: Expr) -> str:
     body = p.doprint(e)
     syms = list(p.symbols.values())
     undeclared = [s for s in syms if not (_kind(s) == "scalar" and default_kind(s.name) == "scalar")]
+    greek = [declaration(s) for s in syms if s not in undeclared]  # scalars by default, unless use says otherwise
+    differ = [declaration(s, False) for s in syms if _kind(s) != default_kind(s.name)]
     tries = [
         _with_where(body, []),
-        _with_where(body, [declaration(s, False) for s in syms if _kind(s) != default_kind(s.name)]),
+        _with_where(body, differ),
+        _with_where(body, differ + greek),
         _with_where(body, [declaration(s) for s in undeclared]),
+        _with_where(body, [declaration(s) for s in undeclared] + greek),
     ]
     for i, text in enumerate(tries):
-        if (i == 0 or text != tries[i - 1]) and _reparses(text, e, p.user_functions):
+        if text not in tries[:i] and _reparses(text, e, p.user_functions):
             return text
     q = LanguagePrinter(explicit=True)
-    return _with_where(q.doprint(e), [declaration(s) for s in undeclared])
+    return _with_where(q.doprint(e), [declaration(s) for s in undeclared] + greek)

@@ -13,10 +13,11 @@ from ..core.errors import ArgumentError, ShapeError
 from ..core.expr import OPS, Expr, describe
 from ..core.spec import ShapeAlgebra, defop, node, rebuild
 
-__all__ = ["as_expr", "const", "dim", "symbol", "ones", "zeros", "eye", "ones_like", "zeros_like", "is_number",
-           "node", "rebuild", "broadcast", "flat", "same", "to_scalar", "elementwise_shape", "square", "scalar_of_square"]
+__all__ = ["as_expr", "const", "dim", "symbol", "symmetric", "ones", "zeros", "eye", "ones_like", "zeros_like",
+           "is_number", "node", "rebuild", "broadcast", "flat", "same", "to_scalar", "elementwise_shape", "square",
+           "scalar_of_square"]
 #: The names the package exports (``md.<name>``; a trailing ``_`` is dropped: ``sum_`` is ``md.sum``).
-PUBLIC = ("symbol", "const", "dim", "eye", "ones", "zeros", "ones_like", "zeros_like")
+PUBLIC = ("symbol", "symmetric", "const", "dim", "eye", "ones", "zeros", "ones_like", "zeros_like")
 
 
 # ---- shape rules shared by several ops ------------------------------------------------------------------------
@@ -69,6 +70,12 @@ def symbol(name: str, rows: object = 1, cols: object = 1, symmetric: bool = Fals
         raise ShapeError(f"symmetric matrix {name!r} must be square, got {fmt_shape(shape)}")
     symmetric = bool(symmetric) and shape != (ONE, ONE)  # a 1×1 value is symmetric anyway: one symbol, not two
     return Expr("symbol", (), (check_name(name), symmetric, shape), shape)
+
+
+def symmetric(name: str, n: object) -> Expr:
+    """The symmetric n×n matrix symbol S = Sᵀ. ``md.grad`` with respect to it is the gradient on the symmetric
+    matrices, sym(G) = (G + Gᵀ)/2 of the unconstrained G (Srinivasan & Panda 2019, arXiv:1911.06491)."""
+    return symbol(name, n, n, symmetric=True)
 
 
 def const(value: int | float | Fraction) -> Expr:

@@ -11,7 +11,7 @@ written in matderiv's own ops, so derivatives of derivatives work.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any
+from typing import Any, Sequence
 
 import mpmath
 
@@ -49,7 +49,7 @@ def _phi_numpy(p: Any, n: Any) -> Any:
     return p.fmt(f"{{xp}}.tril({x}) - 0.5 * {{xp}}.diag({{xp}}.diagonal({x}))"), p.ADD
 
 
-deflinear("phi", square, _phi_vjp, arity=1, of_scalar=lambda s: mul(Fraction(1, 2), s), text="phi({0})",
+deflinear("phi", square, _phi_vjp, arity=1, rule="Φ rule: d Φ(A) = Φ(dA) (a mask: linear).", of_scalar=lambda s: mul(Fraction(1, 2), s), text="phi({0})",
           latex=r"\Phi\left({0}\right)", lang="tril_half", mpmath=_phi, numpy=_phi_numpy)
 
 
@@ -65,6 +65,15 @@ def _cholesky_vjp(g: Expr, out: Expr, i: int) -> Expr:
     return matmul(transpose(inv(out)), mul(Fraction(1, 2), add(p, transpose(p))), inv(out))
 
 
+def _cholesky_jvp(tangents: Sequence[Expr | None], out: Expr) -> Expr | None:
+    """Cholesky rule: L = chol(sym S) gives dL = L Φ(L⁻¹ sym(dS) L⁻ᵀ) (Murray 2016, arXiv:1602.07527)."""
+    (t,) = tangents
+    if t is None:
+        return None
+    sym = mul(Fraction(1, 2), add(t, transpose(t)))
+    return matmul(out, phi(matmul(inv(out), sym, transpose(inv(out)))))
+
+
 def _cholesky(v: Any) -> Any:
     return mpmath.cholesky((v + v.T) / 2)
 
@@ -77,7 +86,7 @@ def _cholesky_numpy(p: Any, n: Any) -> Any:
     return p.fmt(f"{{xp}}.linalg.cholesky(({x} + {x}.T) / 2)"), p.ATOM
 
 
-defop("cholesky", square, vjp=_cholesky_vjp, arity=1, domain=SPD, of_scalar=lambda s: apply("sqrt", s),
+defop("cholesky", square, vjp=_cholesky_vjp, jvp=_cholesky_jvp, arity=1, domain=SPD, of_scalar=lambda s: apply("sqrt", s),
       text="cholesky({0})", latex=r"\operatorname{{chol}}\left({0}\right)", lang="chol", mpmath=_cholesky,
       numpy=_cholesky_numpy)
 

@@ -15,7 +15,7 @@ from ..core.errors import ArgumentError, ShapeError
 from ..core.expr import OPS, Expr, describe
 from ..core.functions import BY_BODY, NAMED, Fn, domain_of, make_fn, number, x
 from ..core.spec import defop, node
-from .base import as_expr, broadcast, const, elementwise_shape, flat, is_number, same
+from .base import as_expr, broadcast, const, elementwise_shape, flat, is_number, ones, same
 
 __all__ = ["add", "mul", "neg", "divide", "power", "apply", "elementwise", "to_expr", "reduce_to"]
 #: The names the package exports (``md.<name>``; a trailing ``_`` is dropped: ``sum_`` is ``md.sum``).
@@ -35,9 +35,12 @@ def _add_vjp(g: Expr, out: Expr, i: int) -> Expr:
 
 
 def _add_jvp(tangents: Sequence[Expr | None], out: Expr) -> Expr | None:
-    """d(Σ Aⱼ)[V] = Σ Vⱼ."""
+    """Sum rule: d(A + B) = dA + dB (C 35); a broadcast scalar s spreads: d(s𝟏𝟏ᵀ) = ds 𝟏𝟏ᵀ."""
     ts = [t for t in tangents if t is not None]
-    return add(*ts) if ts else None
+    if not ts:
+        return None
+    total = add(*ts)
+    return total if total.shape == out.shape else mul(total, ones(*out.shape))
 
 
 def _build_add(args: Sequence[Expr], params: tuple[Any, ...] = ()) -> Expr:
@@ -139,7 +142,14 @@ def _mul(*xs: Any) -> Any:
     return out
 
 
-defop("mul", elementwise_shape, vjp=_mul_vjp, build=_build_mul, transpose="elementwise", sympy=_mul_sympy,
+def _mul_jvp(tangents: Sequence[Expr | None], out: Expr) -> Expr | None:
+    """Product rule for ⊙: d(A ⊙ B) = dA ⊙ B + A ⊙ dB (C 38; a 1×1 factor scales)."""
+    a = out.args
+    parts = [mul(*a[:i], t, *a[i + 1:]) for i, t in enumerate(tangents) if t is not None]
+    return add(*parts) if parts else None
+
+
+defop("mul", elementwise_shape, vjp=_mul_vjp, jvp=_mul_jvp, build=_build_mul, transpose="elementwise", sympy=_mul_sympy,
       mpmath=_mul)
 
 
@@ -164,6 +174,12 @@ def _power_vjp(g: Expr, out: Expr, i: int) -> Expr:
     return mul(p, g) if p == 1 else mul(p, g, power(xx, p - 1))
 
 
+def _power_jvp(tangents: Sequence[Expr | None], out: Expr) -> Expr | None:
+    """Power rule: d(X^{∘p}) = p X^{∘(p−1)} ⊙ dX (C 38 applied entrywise)."""
+    (t,), (xx,), (p,) = tangents, out.args, out.params
+    return None if t is None else mul(p, t) if p == 1 else mul(p, power(xx, p - 1), t)
+
+
 def _power_domain(e: Expr) -> Domain | None:
     """Fractional powers need positive entries, negative ones nonzero entries."""
     p = e.params[0]
@@ -182,7 +198,7 @@ def _pow(v: Any, p: Any) -> Any:
     return v.apply(lambda e: e ** p)
 
 
-defop("power", same, vjp=_power_vjp, transpose="elementwise", domain=_power_domain, sympy=_power_sympy,
+defop("power", same, vjp=_power_vjp, jvp=_power_jvp, transpose="elementwise", domain=_power_domain, sympy=_power_sympy,
       mpmath=_pow)
 
 
@@ -209,6 +225,15 @@ def _apply_vjp(g: Expr, out: Expr, i: int) -> Expr:
     return mul(g, to_expr(fn.derivative(), out.args[0], fn.name + "_prime"))
 
 
+def _apply_jvp(tangents: Sequence[Expr | None], out: Expr) -> Expr | None:
+    """Chain rule, entrywise: d f(X) = f'(X) ⊙ dX, with f' from SymPy."""
+    (t,) = tangents
+    if t is None:
+        return None
+    fn: Fn = out.params[0]
+    return mul(to_expr(fn.derivative(), out.args[0], fn.name + "_prime"), t)
+
+
 def _apply_sympy(conv: Any, e: Expr, a: Any) -> Any:
     fn: Fn = e.params[0]
     if conv.is_matrix(a):
@@ -222,7 +247,7 @@ def _map(v: Any, f: Callable[[Any], Any]) -> Any:
     return v.apply(f)
 
 
-defop("apply", same, vjp=_apply_vjp, transpose="elementwise", domain=lambda e: e.params[0].domain,
+defop("apply", same, vjp=_apply_vjp, jvp=_apply_jvp, transpose="elementwise", domain=lambda e: e.params[0].domain,
       sympy=_apply_sympy, mpmath=_map)
 
 

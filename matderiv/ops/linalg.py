@@ -39,7 +39,7 @@ def _matmul_vjp(g: Expr, out: Expr, i: int) -> Expr:
 
 
 def _matmul_jvp(tangents: Sequence[Expr | None], out: Expr) -> Expr | None:
-    """d(A₁⋯A_k)[V] = Σᵢ A₁⋯Vᵢ⋯A_k (the product rule)."""
+    """Product rule: d(A B) = (dA) B + A dB, for k factors Σᵢ A₁⋯dAᵢ⋯A_k (C 37, Giles §2.2)."""
     from .elementwise import add
     a = out.args
     parts = [matmul(*a[:i], t, *a[i + 1:]) for i, t in enumerate(tangents) if t is not None]
@@ -84,6 +84,7 @@ def _T(v: Any) -> Any:
 
 
 deflinear("transpose", lambda d, shapes, params: (shapes[0][1], shapes[0][0]), _transpose_vjp, arity=1, scales=False,
+          rule="Transpose rule: d(Xᵀ) = (dX)ᵀ (C 44).",
           from_sympy=(sympy.Transpose,), sympy=lambda conv, e, a: sympy.Transpose(a) if conv.is_matrix(a) else a,
           mpmath=_T)
 
@@ -104,6 +105,7 @@ def _trace(v: Any) -> Any:
 
 
 deflinear("trace", scalar_of_square, _trace_vjp, arity=1, transpose="invariant", of_scalar=lambda s: s,
+          rule="Trace rule: d tr X = tr dX (C 36).",
           text="trace({0})", latex=r"\operatorname{{tr}}\left({0}\right)", lang="tr", from_sympy=(sympy.Trace,),
           sympy=lambda conv, e, a: sympy.Trace(a) if conv.is_matrix(a) else a, mpmath=_trace,
           numpy=lambda p, n: p.unary(n, "{xp}.trace({0})", "{0}"))
@@ -118,11 +120,17 @@ def _det_vjp(g: Expr, out: Expr, i: int) -> Expr:
     return mul(g, out, transpose(inv(out.args[0])))
 
 
+def _det_jvp(tangents: Sequence[Expr | None], out: Expr) -> Expr | None:
+    """Jacobi's formula: d det X = det X tr(X⁻¹ dX) (C 42, Giles §2.2)."""
+    (t,) = tangents
+    return None if t is None else mul(out, trace(matmul(inv(out.args[0]), t)))
+
+
 def _det(v: Any) -> Any:
     return mpmath.matrix([[mpmath.det(v)]])
 
 
-defop("det", scalar_of_square, vjp=_det_vjp, arity=1, transpose="invariant", of_scalar=lambda s: s,
+defop("det", scalar_of_square, vjp=_det_vjp, jvp=_det_jvp, arity=1, transpose="invariant", of_scalar=lambda s: s,
       domain=INVERTIBLE, text="det({0})", latex=r"\det\left({0}\right)", lang="det", from_sympy=(sympy.Determinant,),
       sympy=lambda conv, e, a: sympy.Determinant(a) if conv.is_matrix(a) else a, mpmath=_det,
       numpy=lambda p, n: p.unary(n, "{xp}.linalg.det({0})", "{0}"))
@@ -135,6 +143,12 @@ def det(a: object) -> Expr:
 def _logdet_vjp(g: Expr, out: Expr, i: int) -> Expr:
     """∂ log det X/∂X = X^{−T} (C 57)."""
     return mul(g, transpose(inv(out.args[0])))
+
+
+def _logdet_jvp(tangents: Sequence[Expr | None], out: Expr) -> Expr | None:
+    """Log-determinant rule: d log det X = tr(X⁻¹ dX) (C 43)."""
+    (t,) = tangents
+    return None if t is None else trace(matmul(inv(out.args[0]), t))
 
 
 def _logdet(v: Any) -> Any:
@@ -153,7 +167,7 @@ def _logdet_numpy(p: Any, n: Any) -> Any:
     return p.fmt(f"({sd}[1] if {sd}[0] > 0 else {{xp}}.nan)"), p.ATOM
 
 
-defop("logdet", scalar_of_square, vjp=_logdet_vjp, arity=1, transpose="invariant", domain=POSITIVE_DET,
+defop("logdet", scalar_of_square, vjp=_logdet_vjp, jvp=_logdet_jvp, arity=1, transpose="invariant", domain=POSITIVE_DET,
       of_scalar=lambda s: apply("log", s),
       text="logdet({0})", latex=r"\log\det\left({0}\right)", lang="logdet",
       sympy=lambda conv, e, a: sympy.log(sympy.Determinant(a) if conv.is_matrix(a) else a), mpmath=_logdet,
@@ -177,11 +191,17 @@ def _logabsdet_vjp(g: Expr, out: Expr, i: int) -> Expr:
     return mul(g, transpose(inv(out.args[0])))
 
 
+def _logabsdet_jvp(tangents: Sequence[Expr | None], out: Expr) -> Expr | None:
+    """Log-determinant rule: d log |det X| = tr(X⁻¹ dX), for either sign of det X (C 43)."""
+    (t,) = tangents
+    return None if t is None else trace(matmul(inv(out.args[0]), t))
+
+
 def _logabsdet(v: Any) -> Any:
     return mpmath.matrix([[mpmath.log(abs(mpmath.det(v)))]])
 
 
-defop("logabsdet", scalar_of_square, vjp=_logabsdet_vjp, arity=1, transpose="invariant", domain=INVERTIBLE,
+defop("logabsdet", scalar_of_square, vjp=_logabsdet_vjp, jvp=_logabsdet_jvp, arity=1, transpose="invariant", domain=INVERTIBLE,
       of_scalar=lambda s: apply("log", apply("abs", s)),
       text="logabsdet({0})", latex=r"\log\left|\det\left({0}\right)\right|", lang="logabsdet",
       sympy=lambda conv, e, a: sympy.log(sympy.Abs(sympy.Determinant(a) if conv.is_matrix(a) else a)),
@@ -207,6 +227,12 @@ def _inv_vjp(g: Expr, out: Expr, i: int) -> Expr:
     return neg(matmul(transpose(out), g, transpose(out)))
 
 
+def _inv_jvp(tangents: Sequence[Expr | None], out: Expr) -> Expr | None:
+    """Inverse rule: d(X⁻¹) = −X⁻¹ (dX) X⁻¹ (C 40, Giles §2.2)."""
+    (t,) = tangents
+    return None if t is None else neg(matmul(out, t, out))
+
+
 def _inv(v: Any) -> Any:
     return mpmath.inverse(v)
 
@@ -221,7 +247,7 @@ def _inv_numpy(p: Any, n: Any) -> Any:
     return p.fmt(f"{{xp}}.linalg.inv({p.code(a)[0]})"), p.ATOM
 
 
-defop("inv", square, vjp=_inv_vjp, arity=1, transpose="commutes", domain=INVERTIBLE, text="inv({0})",
+defop("inv", square, vjp=_inv_vjp, jvp=_inv_jvp, arity=1, transpose="commutes", domain=INVERTIBLE, text="inv({0})",
       of_scalar=lambda s: s if is_number(s, 0) else power(s, -1),
       latex=r"{0}^{{-1}}", lang="inv", from_sympy=(sympy.Inverse,),
       sympy=lambda conv, e, a: sympy.Inverse(a) if conv.is_matrix(a) else sympy.Pow(a, -1), mpmath=_inv,
@@ -246,6 +272,14 @@ def _solve_vjp(g: Expr, out: Expr, i: int) -> Expr:
     return b_bar if i == 1 else neg(matmul(b_bar, transpose(out)))
 
 
+def _solve_jvp(tangents: Sequence[Expr | None], out: Expr) -> Expr | None:
+    """Solve rule: C = A⁻¹B gives dC = A⁻¹(dB − (dA) C) (C 40 with the product rule, Giles §2.2)."""
+    from .elementwise import add
+    (a, _), (ta, tb) = out.args, tangents
+    rhs = [t for t in (tb, None if ta is None else neg(matmul(ta, out))) if t is not None]
+    return solve(a, rhs[0] if len(rhs) == 1 else add(*rhs)) if rhs else None
+
+
 def _solve(a: Any, b: Any) -> Any:
     """A^-1 B, column by column."""
     out = mpmath.zeros(b.rows, b.cols)
@@ -256,7 +290,7 @@ def _solve(a: Any, b: Any) -> Any:
     return out
 
 
-defop("solve", _solve_shape, vjp=_solve_vjp, arity=2, domain=INVERTIBLE, scales=True, text="solve({0}, {1})",
+defop("solve", _solve_shape, vjp=_solve_vjp, jvp=_solve_jvp, arity=2, domain=INVERTIBLE, scales=True, text="solve({0}, {1})",
       latex=r"{0}^{{-1}} {1}", lang="solve",
       sympy=lambda conv, e, a, b: conv.go(matmul(inv(e.args[0]), e.args[1])), mpmath=_solve)
 

@@ -1,7 +1,7 @@
 """Reductions: sums of entries, norms, log-sum-exp and softmax."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import mpmath
 import sympy
@@ -44,6 +44,7 @@ def _sum(v: Any) -> Any:
 
 
 deflinear("sum", to_scalar, _sum_vjp, arity=1, transpose="invariant", of_scalar=lambda s: s, text="sum({0})",
+          rule="Sum rule: d sum(X) = sum(dX) (the sum of the entries is linear).",
           latex=r"\operatorname{{sum}}\left({0}\right)", sympy=_sum_sympy, mpmath=_sum)
 
 
@@ -109,11 +110,20 @@ def _norm2_vjp(g: Expr, out: Expr, i: int) -> Expr:
     return mul(g, out.args[0], power(out, -1))
 
 
+def _norm2_jvp(tangents: Sequence[Expr | None], out: Expr) -> Expr | None:
+    """Norm rule: d‖x‖ = xᵀdx / ‖x‖; of a matrix, d‖X‖_F = tr(XᵀdX) / ‖X‖_F (from d‖X‖² = 2 tr(XᵀdX), C 37)."""
+    (t,), (a,) = tangents, out.args
+    if t is None:
+        return None
+    inner = matmul(transpose(a), t) if a.shape[1] == ONE else trace(matmul(transpose(a), t))
+    return mul(inner, power(out, -1))
+
+
 def _norm2(v: Any) -> Any:
     return mpmath.matrix([[mpmath.sqrt(mpmath.fsum(e * e for e in _entries(v)))]])
 
 
-defop("norm2", to_scalar, vjp=_norm2_vjp, arity=1, transpose="invariant", domain=NONZERO, text="norm2({0})",
+defop("norm2", to_scalar, vjp=_norm2_vjp, jvp=_norm2_jvp, arity=1, transpose="invariant", domain=NONZERO, text="norm2({0})",
       of_scalar=lambda s: apply("abs", s),
       latex=r"\left\| {0} \right\|", lang="norm2", mpmath=_norm2,
       sympy=lambda conv, e, a: sympy.sqrt(sympy.Trace(sympy.MatMul(sympy.Transpose(a), a))
@@ -143,6 +153,21 @@ def _lse_vjp(g: Expr, out: Expr, i: int) -> Expr:
         spread = matmul(g, ones(1, m)) if out.params[0] == 1 else matmul(ones(n, 1), g)
         return mul(spread, softmax(a, out.params[0]))
     return mul(g, softmax(a) if a.shape[1] == ONE else apply("exp", add(a, neg(out))))
+
+
+def _lse_jvp(tangents: Sequence[Expr | None], out: Expr) -> Expr | None:
+    """Log-sum-exp rule: d logsumexp(x) = softmax(x)ᵀ dx; along an axis, row by row,
+    d logsumexp(X, 1) = (softmax(X, 1) ⊙ dX) 𝟏."""
+    (t,), (a,) = tangents, out.args
+    if t is None:
+        return None
+    if out.params:
+        n, m = a.shape
+        p = mul(softmax(a, out.params[0]), t)
+        return matmul(p, ones(m, 1)) if out.params[0] == 1 else matmul(ones(1, n), p)
+    if a.shape[1] == ONE:
+        return matmul(transpose(softmax(a)), t)
+    return node("sum", (mul(apply("exp", add(a, neg(out))), t),))
 
 
 def _lse_sympy(conv: Any, e: Expr, a: Any) -> Any:
@@ -195,7 +220,7 @@ def _with_axis(name: str, latex: bool = False) -> Any:
     return lambda e, x: rf"\operatorname{{{name}}}{under[e.params[0]] if e.params else ''}\left({x}\right)"
 
 
-defop("logsumexp", _reduced, vjp=_lse_vjp, arity=1, build=lambda args, params: logsumexp(args[0], *params),
+defop("logsumexp", _reduced, vjp=_lse_vjp, jvp=_lse_jvp, arity=1, build=lambda args, params: logsumexp(args[0], *params),
       text=_with_axis("logsumexp"),
       latex=_with_axis("logsumexp", latex=True), lang="logsumexp", params=("axis",), sympy=_lse_sympy,
       mpmath=_logsumexp, numpy=_logsumexp_numpy)
@@ -231,6 +256,13 @@ def _softmax_vjp(g: Expr, out: Expr, i: int) -> Expr:
         back = matmul(sg, ones(m, 1), ones(1, m)) if out.params[0] == 1 else matmul(ones(n, 1), ones(1, n), sg)
         return mul(out, add(g, neg(back)))
     return mul(out, add(g, neg(matmul(transpose(out), g))))
+
+
+def _softmax_jvp(tangents: Sequence[Expr | None], out: Expr) -> Expr | None:
+    """Softmax rule: s = softmax(z) gives ds = s ⊙ dz − s (sᵀdz), row by row likewise: the Jacobian
+    diag(s) − s sᵀ is symmetric, so this is the VJP's map applied to dz."""
+    (t,) = tangents
+    return None if t is None else _softmax_vjp(t, out, 0)
 
 
 def _softmax_sympy(conv: Any, e: Expr, a: Any) -> Any:
@@ -279,7 +311,7 @@ def _softmax_numpy(p: Any, n: Any) -> Any:
     return f"{e} / {e}.sum()", p.MUL
 
 
-defop("softmax", _softmax_shape, vjp=_softmax_vjp, arity=1, build=lambda args, params: softmax(args[0], *params),
+defop("softmax", _softmax_shape, vjp=_softmax_vjp, jvp=_softmax_jvp, arity=1, build=lambda args, params: softmax(args[0], *params),
       text=_with_axis("softmax"),
       latex=_with_axis("softmax", latex=True), lang="softmax", params=("axis",), sympy=_softmax_sympy,
       mpmath=_softmax, numpy=_softmax_numpy)

@@ -40,6 +40,7 @@ def _diag(v: Any) -> Any:
 
 
 deflinear("diag", _diag_shape, _diag_vjp, arity=1, transpose="symmetric", scales=False, text="diag({0})",
+          rule="Diagonal rule: d diag(v) = diag(dv) (linear).",
           latex=r"\operatorname{{diag}}\left({0}\right)",
           sympy=lambda conv, e, a: sympy.DiagMatrix(a) if conv.is_matrix(a) else a, mpmath=_diag,
           numpy="{xp}.diag({0})")
@@ -60,6 +61,7 @@ def _diagpart(v: Any) -> Any:
 
 
 deflinear("diagpart", _diagpart_shape, _diagpart_vjp, arity=1, text="diag({0})",
+          rule="Diagonal rule: d diag(X) = diag(dX) (linear).",
           latex=r"\operatorname{{diag}}\left({0}\right)", from_sympy=(sympy.DiagonalOf,),
           sympy=lambda conv, e, a: sympy.DiagonalOf(a) if conv.is_matrix(a) else a, mpmath=_diagpart,
           numpy=lambda p, n: (p.fmt(f"{{xp}}.diagonal({p.code(p.plain(n.args[0]))[0]})"), p.ATOM))
@@ -146,6 +148,7 @@ def _kron_numpy(p: Any, n: Any) -> Any:
 
 
 defbilinear("kron", _kron_shape, _kron_left, _kron_right, transpose="commutes", text="kron({0}, {1})",
+            rule="Kronecker product rule: d(A ⊗ B) = dA ⊗ B + A ⊗ dB (C 39).",
             latex=r"{0} \otimes {1}", lang="kron", sympy=_kron_sympy, mpmath=_kron, numpy=_kron_numpy)
 
 

@@ -1,0 +1,192 @@
+"""Kinds inferred from use (issue 8, item 5): a Greek name — a scalar by default — is a vector where its use says so
+(transposed; added to or subtracted from a vector; the one fix of a shape conflict), the command's shapes line says
+where a default or a use decided a kind, and errors a default may have caused name the undeclared kinds.
+
+Derivatives of the inferred expressions are compared with hand-derived gradients (Matrix Cookbook) in numpy."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import matderiv as md
+from matderiv.app.cli import main
+from matderiv.lang import parse_kinds
+
+RNG = np.random.default_rng(0)
+N, M = 4, 3
+
+
+def shapes(text: str) -> dict[str, tuple[str, str]]:
+    e = md.parse(text)
+    return {s.name: (str(s.shape[0]), str(s.shape[1])) for s in e.free_symbols}
+
+
+# ---- the issue's examples ------------------------------------------------------------------------------------------
+def test_a_transposed_greek_name_is_a_vector() -> None:
+    e, kinds = parse_kinds("alpha'*K*alpha")
+    assert e.is_scalar
+    alpha, K = md.vector("alpha", "n"), md.matrix("K", "n", "n")
+    assert e == alpha.T @ K @ alpha
+    assert kinds["alpha"].kind == "vector" and kinds["alpha"].source == "inferred"
+    assert "transposed in `alpha'`" in kinds["alpha"].why
+    g = md.lambdify([alpha, K], md.grad(e, "alpha"))
+    a, k = RNG.standard_normal(N), RNG.standard_normal((N, N))
+    np.testing.assert_allclose(g(a, k), (k + k.T) @ a, rtol=1e-12)  # C 81
+
+
+def test_norm_of_x_minus_mu_makes_mu_a_vector() -> None:
+    e, kinds = parse_kinds("norm2(x-mu)^2")
+    x, mu = md.vector("x", "n"), md.vector("mu", "n")
+    assert e == md.norm2(x - mu) ** 2
+    assert kinds["mu"].source == "inferred" and "subtracted from a vector" in kinds["mu"].why
+    g = md.lambdify([x, mu], md.grad(e, "mu"))
+    xv, mv = RNG.standard_normal(N), RNG.standard_normal(N)
+    np.testing.assert_allclose(g(xv, mv), -2 * (xv - mv), rtol=1e-12)  # not a sum: d/dmu is a vector
+
+
+@pytest.mark.parametrize("text,vectors", [
+    ("theta'*x", {"theta"}),
+    ("(x-mu)'*inv(Sigma)*(x-mu)", {"mu"}),
+    ("-0.5*(x-mu)'*inv(Sigma)*(x-mu) - 0.5*logdet(Sigma)", {"mu"}),
+    ("mu - x", {"mu"}),
+    ("x + 2*mu", {"mu"}),
+    ("x - mu/2", {"mu"}),
+    ("x + -mu", {"mu"}),
+    ("norm2(y - X*beta)^2", {"beta"}),                            # the one kind that fits
+    ("norm2(X*beta - y)^2 + lambda*norm2(beta)^2", {"beta"}),     # ridge: lambda stays the scalar
+    ("sum(log(sigmoid(y .* (X*theta))))", {"theta"}),
+    ("norm2(y - X*beta - Z*gamma)^2", {"beta", "gamma"}),         # the one smallest pair
+    ("alpha'*K*alpha + sigma^2*alpha'*alpha", {"alpha"}),
+])
+def test_greek_vectors_inferred(text: str, vectors: set[str]) -> None:
+    e, kinds = parse_kinds(text)
+    assert e.is_scalar or text in ("mu - x", "x + 2*mu", "x - mu/2", "x + -mu")
+    inferred = {n for n, k in kinds.items() if k.source == "inferred"}
+    assert inferred == vectors
+    for n in vectors:
+        assert kinds[n].kind == "vector"
+        s = next(s for s in e.free_symbols if s.name == n)
+        assert s.shape[1] == 1 and s.shape[0] != 1
+
+
+@pytest.mark.parametrize("text,scalars", [
+    ("lambda*x'*x", {"lambda"}),                 # MatrixCalculus.org's example: lambda scales
+    ("exp(-beta*x)", {"beta"}),
+    ("x/sigma", {"sigma"}),
+    ("sigma^2*eye + K", {"sigma"}),
+    ("alpha*x + beta*y", {"alpha", "beta"}),
+    ("X - mu", {"mu"}),                          # added to a matrix: a scalar broadcast, as declared by default
+    ("x'*x + mu", {"mu"}),                       # added to a scalar
+    ("alpha - beta", {"alpha", "beta"}),
+    ("x .* gamma", {"gamma"}),                   # elementwise scaling keeps the default
+    ("x'*theta", {"theta"}),                     # a row scaled: valid, so the default stands (the shapes line says so)
+])
+def test_greek_scalars_kept(text: str, scalars: set[str]) -> None:
+    e, kinds = parse_kinds(text)
+    for n in scalars:
+        assert kinds[n].kind == "scalar" and kinds[n].source == "default"
+        assert kinds[n].note(n) == f"scalar, the default for Greek names; write `where {n}: vector` to change it"
+
+
+def test_declarations_win_over_inference() -> None:
+    e, kinds = parse_kinds("x - mu where mu: scalar")
+    assert kinds["mu"].source == "declared" and e.shape == (md.vector("x", "n").shape)
+    e, kinds = parse_kinds("alpha'*K*alpha", alpha="scalar")  # declared a scalar: α²K, as written
+    assert kinds["alpha"].source == "declared" and e.shape == md.matrix("K", "n", "m").shape
+    assert not md.parse("alpha'*K*alpha where alpha: matrix").is_scalar
+
+
+def test_non_greek_names_keep_their_defaults() -> None:
+    """Lower-case names stay vectors, upper-case matrices: only Greek names' kinds are inferred."""
+    e, kinds = parse_kinds("a'*X*b")
+    assert [kinds[n].source for n in ("a", "X", "b")] == ["default"] * 3
+    assert all(kinds[n].note(n) == "" for n in kinds)
+
+
+def test_a_conflict_no_greek_vector_fixes_is_the_error() -> None:
+    """alpha*x + beta': beta' is a row (beta is transposed), and no Greek vector makes a row and a column fit; the
+    error names the kinds that were not declared, the default and the inferred one."""
+    with pytest.raises(md.ShapeError) as info:
+        md.parse("alpha*x + beta'")
+    msg = str(info.value)
+    assert "kinds not declared" in msg and "alpha scalar (Greek names)" in msg and "beta vector (inferred" in msg
+    assert "`where alpha: vector`" in msg
+
+
+def test_ambiguous_fix_is_refused() -> None:
+    """y - (X*alpha)*beta: alpha or beta, either one alone as a vector, fits — two answers, so neither is chosen."""
+    with pytest.raises(md.ShapeError) as info:
+        md.parse("y - X*alpha*beta")
+    assert "alpha scalar (Greek names)" in str(info.value) and "beta scalar (Greek names)" in str(info.value)
+
+
+def test_shape_errors_name_defaulted_kinds() -> None:
+    with pytest.raises(md.ShapeError) as info:
+        md.parse("x*y")
+    msg = str(info.value)
+    assert "x vector (lower-case names), y vector (lower-case names)" in msg
+    assert info.value.column == 2  # type: ignore[attr-defined]
+    with pytest.raises(md.ShapeError) as info:
+        md.parse("x*y where x: vector, y: vector")
+    assert "kinds not declared" not in str(info.value)
+
+
+def test_roundtrip_keeps_a_scalar_mu_scalar() -> None:
+    """to_text declares a Greek scalar where use would otherwise make it a vector."""
+    x, mu = md.vector("x", "n"), md.scalar("mu")
+    for e in (x - mu, md.norm2(x - mu) ** 2, mu * x + x):
+        assert md.parse(md.to_text(e)) == e
+
+
+# ---- the command --------------------------------------------------------------------------------------------------
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    rc = main(list(argv))
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err
+
+
+def shapes_of(out: str) -> str:
+    return next(line for line in out.splitlines() if line.startswith("shapes")).split(None, 1)[1]
+
+
+def test_shapes_line_says_where_a_default_decided(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = run(capsys, "grad", "mu'*x + lambda*norm2(mu)^2", "--no-check")
+    assert rc == 0
+    line = shapes_of(out)
+    assert "mu: n×1 (a vector: transposed in `mu'`)" in line
+    assert "lambda: 1×1 (scalar, the default for Greek names; write `where lambda: vector` to change it)" in line
+    assert "x: n×1," in line  # a lower-case vector: the convention, no note
+
+
+def test_shapes_line_of_the_issue_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, _ = run(capsys, "grad", "alpha'*K*alpha", "--wrt", "alpha", "--dps", "20")
+    assert rc == 0
+    assert shapes_of(out) == "alpha: n×1 (a vector: transposed in `alpha'`), K: n×n"
+    assert "dfdalpha" in out.replace("/", "") or "df/dalpha" in out
+    rc, out, _ = run(capsys, "grad", "norm2(x-mu)^2", "--wrt", "mu", "--format", "text")
+    assert rc == 0 and out.strip() == "-2*(x - mu)"
+    rc, out, _ = run(capsys, "grad", "x'*x + mu", "--no-check")
+    assert "mu: 1×1 (scalar, the default for Greek names; write `where mu: vector` to change it)" in shapes_of(out)
+    rc, out, _ = run(capsys, "grad", "norm2(x-mu)^2", "--where", "mu: scalar", "--no-check")
+    assert shapes_of(out) == "x: n×1, mu: 1×1"  # declared: nothing to say
+
+
+def test_grad_of_a_non_scalar_names_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, err = run(capsys, "grad", "alpha*K")
+    assert rc == 2
+    assert "not a scalar" in err and "alpha scalar (Greek names)" in err and "K matrix (upper-case names)" in err
+    rc, _, err = run(capsys, "grad", "x'*A*x + c")
+    assert rc == 2 and "c vector (lower-case names)" in err
+
+
+@pytest.mark.parametrize("text", [
+    "x'*A*x", "norm2(X*w-y)^2", "sum(log(exp(-y.*(X*w)) + vector(1)))", "exp(x'*A*x)", "tr(X'*A*X)",
+    "x'*A*x + lambda*norm2(x)^2", "log(det(X'*C*X))", "sum(exp(X*w))",
+])
+def test_matrixcalculus_org_examples_keep_their_kinds(text: str) -> None:
+    """MatrixCalculus.org's example inputs: nothing is inferred (no Greek vector), every result is a scalar."""
+    e, kinds = parse_kinds(text)
+    assert e.is_scalar
+    assert all(k.source == "default" for k in kinds.values())
+    assert all(k.kind == ("scalar" if n == "lambda" else "matrix" if n[0].isupper() else "vector")
+               for n, k in kinds.items())
