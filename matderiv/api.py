@@ -3,7 +3,9 @@ layer (``matderiv.app``) imports them from here, never from the package facade."
 from __future__ import annotations
 
 from .ad import differential, grad, hvp, jvp, vjp
+from .jacobian import hessian, jacobian
 from .check import CheckReport, GradReport, check, check_vjp, gradcheck
+from .check.second import SecondReport, check_hvp, check_jacobian, check_jvp
 from .codegen import lambdify, mpmath_code, mpmath_function, numpy_code
 from .core.errors import (ArgumentError, CheckError, DerivativeError, InvalidNameError, MatderivError, ParseError,
                      ShapeError)
@@ -44,10 +46,10 @@ __all__ = [
     "trace", "det", "logdet", "inv", "solve", "sum", "norm1", "norm2", "diag", "kron", "logsumexp", "softmax",
     "exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "abs", "sign", "relu", "sigmoid", "softplus", "step",
     "grad", "vjp", "jvp", "hvp", "differential", "latex_differential", "explain", "Explanation",
-    "simplify", "latex", "latex_equation",
+    "jacobian", "hessian", "simplify", "latex", "latex_equation",
     "MatderivError", "ShapeError", "DerivativeError", "ParseError", "ArgumentError", "InvalidNameError",
     "CheckError",
-    "check", "CheckReport", "check_vjp", "GradReport", "gradcheck", "mpmath_code", "mpmath_function",
+    "check", "CheckReport", "check_jacobian", "check_hvp", "check_jvp", "SecondReport", "check_vjp", "GradReport", "gradcheck", "mpmath_code", "mpmath_function",
     "from_sympy", "to_sympy", "from_torch", "torch_parameters",
     "parse", "to_text",
     "numpy_code", "lambdify",

@@ -80,6 +80,8 @@ NUMPY: dict[str, Callable[..., Array]] = {
     "diag": lambda e, v: np.diag(v[:, 0]),
     "diagpart": lambda e, a: np.diag(a)[:, None],
     "kron": lambda e, a, b: np.kron(a, b),
+    "vectorize": lambda e, a: a.reshape(-1, 1, order="F"),  # the columns stacked
+    "unvectorize": lambda e, v: v.reshape(int(e.shape[0]), int(e.shape[1]), order="F"),
     "blockdot": lambda e, g, b: np.array([[np.sum(blk * b) for blk in row] for row in _blocks(g, *b.shape)]),
     "blocksum": _blocksum,
     "logsumexp": lambda e, a: (_scalar(np.log(np.exp(a).sum())) if not e.params
@@ -87,7 +89,16 @@ NUMPY: dict[str, Callable[..., Array]] = {
     "softmax": lambda e, a: (np.exp(a) / np.exp(a).sum() if not e.params
                              else np.exp(a) / np.exp(a).sum(axis=e.params[0], keepdims=True)),
 }
-LEAVES = frozenset({"symbol", "const", "ones", "zeros", "eye", "dimension"})
+LEAVES = frozenset({"symbol", "const", "ones", "zeros", "eye", "dimension", "commutation"})
+
+
+def _commutation(m: int, n: int) -> Array:
+    """K with K vec(A) = vec(Aᵀ) for an m×n A: entry (j + i n, i + j m) is 1."""
+    out = np.zeros((m * n, m * n))
+    for i in range(m):
+        for j in range(n):
+            out[j + i * n, i + j * m] = 1.0
+    return out
 
 
 def reference(e: Expr, env: dict[str, Array], dims: dict[str, int]) -> Array:
@@ -112,6 +123,8 @@ def reference(e: Expr, env: dict[str, Array], dims: dict[str, int]) -> Array:
             v = np.eye(shape[0])
         elif x.op == "dimension":
             v = _scalar(size(x.params[0]))
+        elif x.op == "commutation":
+            v = _commutation(size(x.params[0]), size(x.params[1]))
         elif x.op in NUMPY:
             v = NUMPY[x.op](x, *(memo[y] for y in x.args))
         else:  # pragma: no cover
@@ -192,7 +205,7 @@ def mat(name: str, r: int, c: int) -> Expr:
 
 X32, Y32, s, v3 = mat("X", 3, 2), mat("Y", 3, 2), md.scalar("s"), md.vector("v", 3)
 A33, B32, C24, K94 = mat("A", 3, 3), mat("B", 3, 2), mat("C", 2, 4), mat("K", 9, 4)
-r2 = md.vector("r", 2)
+r2, w6 = md.vector("r", 2), md.vector("w", 6)
 cube = md.elementwise("cube", lambda t: t**3 + sympy.sin(t))
 gauss = md.elementwise("gauss", sympy.exp(-sympy.Symbol("t")**2))
 
@@ -256,6 +269,12 @@ SAMPLES: dict[str, list[Sample]] = {
     ],
     "diag": [Sample("diag v", lambda: (md.diag(v3), [v3]), normal((3, 1)))],
     "diagpart": [Sample("diag A", lambda: (md.diag(A33), [A33]), normal((3, 3)))],
+    # vec stacks columns; K(m, n) vec(A) = vec(Aᵀ); unvec undoes vec
+    "vectorize": [Sample("vec X", lambda: (md.vec(X32), [X32]), normal((3, 2)), sympy=False, text=False),
+                  Sample("K vec X", lambda: (md.commutation(3, 2) @ md.vec(X32 * X32), [X32]), normal((3, 2)),
+                         sympy=False, text=False)],
+    "unvectorize": [Sample("unvec(w, 3, 2)", lambda: (md.unvec(w6, 3, 2), [w6]), normal((6, 1)), sympy=False,
+                           text=False)],
     "kron": [Sample("kron(B,C)", lambda: (md.kron(B32, C24), [B32, C24]), normal((3, 2), (2, 4)))],
     # blockdot(G, B)ᵢⱼ = ⟨Gᵢⱼ, B⟩ and blocksum(G, A) = Σᵢⱼ Aᵢⱼ Gᵢⱼ over the blocks Gᵢⱼ of G
     "blockdot": [Sample("blockdot(G,B)", lambda: (md.ops.blockdot(K94, B32), [K94, B32]), normal((9, 4), (3, 2)),

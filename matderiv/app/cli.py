@@ -1,6 +1,6 @@
 """The ``matderiv`` command: derive, print, generate and certify matrix derivatives from the shell.
 
-Subcommands ``grad``, ``check``, ``latex``, ``code``, ``table`` and ``demo`` (``matderiv COMMAND --help``).
+Subcommands ``grad``, ``jacobian``, ``hessian``, ``check``, ``latex``, ``code``, ``table`` and ``demo`` (``matderiv COMMAND --help``).
 Expressions are written in the text language of :func:`matderiv.parse` (``a'*X*b``, ``norm2(A*x-y)^2``,
 ``x'*A*x where A: symmetric``). Exit status: 0 success, 1 a certificate failed, 2 bad usage or an error in the
 expression (parse, shape, derivative), reported as one ``matderiv: error: ...`` message on stderr.
@@ -18,8 +18,8 @@ from ..api import __version__, explain, latex, parse, to_text
 from ..core.errors import ArgumentError, MatderivError
 from ..core.expr import check_name
 from ..printing.where import name_shared
-from .derive import (PROG, Derivation, Out, certify, derive, grad_name, module_source, numpy_source,
-                     parse_candidate, shapes_line, show, with_where)
+from .derive import (PROG, Derivation, Out, SecondDerivation, certify, derive, derive_second, grad_name,
+                     module_source, numpy_source, parse_candidate, shapes_line, show, text_of, with_where)
 
 LONG = 80  # a derivative whose text is longer is shown again with its repeated parts named
 
@@ -109,6 +109,65 @@ def grad_json(d: Derivation, code: str) -> dict[str, Any]:
     }
 
 
+def cmd_second(ns: argparse.Namespace, out: Out) -> int:
+    """``matderiv jacobian`` and ``matderiv hessian``: the matrix in numerator layout (vec form for matrices)."""
+    from ..api import check, check_jacobian
+    d = derive_second(ns.command, ns.expr, ns.wrt, ns.where)
+    if not ns.no_check:
+        d.report = (check(d.f, d.wrt, order=2, dps=ns.dps, rng=ns.rng) if d.kind == "hessian"
+                    else check_jacobian(d.f, d.wrt, dps=ns.dps, rng=ns.rng))
+    ok = d.report is None or bool(d.report.ok)
+    code = numpy_source([d.matrix], d.args, ns.name or f"{d.kind}_{d.wrt.name}")
+    if ns.format == "text":
+        out(text_of(d.matrix))
+    elif ns.format == "latex":
+        out(latex(d.matrix))
+    elif ns.format == "numpy":
+        out(code.rstrip("\n"))
+    elif ns.format == "json":
+        out(json.dumps(second_json(d, code), indent=2, ensure_ascii=False))
+    else:
+        width = 8
+        out(_label("input", width) + d.text)
+        out(_label("shapes", width) + shapes_line(d.args))
+        rows, cols = d.matrix.shape
+        vec = "" if d.wrt.shape[1] == 1 and d.f.shape[1] == 1 else ", vec form: vec(dF) = J vec(dX)"
+        out(_label("layout", width) + f"{rows}×{cols}, numerator layout{vec}")
+        out("")
+        out(_label("H" if d.kind == "hessian" else "J", width) + text_of(d.matrix))
+        out(_label("latex", width) + d.equation())
+        if d.report is not None:
+            out(_label("check", width) + d.report.summary())
+        out("")
+        out("numpy")
+        out("\n".join(("    " + line) if line else "" for line in code.rstrip("\n").splitlines()))
+    if not ok:
+        print(f"{PROG}: certificate FAILED for the {d.kind} of {d.text}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def second_json(d: SecondDerivation, code: str) -> dict[str, Any]:
+    """The ``--format json`` object of ``matderiv jacobian`` and ``matderiv hessian``."""
+    r = d.report
+    return {
+        "input": d.text,
+        "kind": d.kind,
+        "wrt": d.wrt.name,
+        "shapes": {a.name: [str(a.shape[0]), str(a.shape[1])] for a in d.args},
+        "shape": [str(d.matrix.shape[0]), str(d.matrix.shape[1])],
+        "layout": "numerator; vec(dF) = J vec(dX), column-major vec",
+        "derivative": text_of(d.matrix),
+        "latex": latex(d.matrix),
+        "equation": d.equation(),
+        "numpy": code,
+        "check": None if r is None else {
+            "ok": bool(r.ok), "dps": r.dps, "rng": r.rng, "dims": dict(r.dims),
+            "digits_first": r.digits_first, "digits_second": r.digits_second, "digits_numpy": r.digits_numpy,
+        },
+    }
+
+
 def cmd_check(ns: argparse.Namespace, out: Out) -> int:
     d = derive(ns.expr, ns.wrt, ns.where, ns.seed)
     if ns.grad:
@@ -189,6 +248,25 @@ Without --wrt every symbol is a variable. --format selects one output for script
            check       {ok, dps, rng, dims, digits_mpmath: name -> digits, digits_numpy: name -> digits},
                        or null with --no-check
 The default prints all of them with a certificate line per variable. Exit 1 when a certificate fails.""",
+    "jacobian": """examples:
+  matderiv jacobian "A*x" --wrt x                    # A
+  matderiv jacobian "softmax(x)" --wrt x             # diag(s) - s s'
+  matderiv jacobian "inv(X)" --wrt X --format latex  # vec form: -X^{-T} (x) X^{-1}
+
+The Jacobian in numerator layout: m×n, dF_i/dx_j, for a vector F (m) of a vector x (n); for matrices
+the matrix J with vec(dF) = J vec(dX) (column-major vec), built from Kronecker products and the
+commutation matrix K. SymPy's matrix calculus prints the transpose (denominator layout).
+--format json gives {input, kind, wrt, shapes, shape, layout, derivative, latex, equation, numpy,
+check: {ok, dps, rng, dims, digits_first, digits_second (null), digits_numpy}} (md.check_jacobian);
+derivative is in the text language, or in str() form (K(n, m), vec(X)) where the language has no words.""",
+    "hessian": """examples:
+  matderiv hessian "x'*A*x" --wrt x                  # A + A'
+  matderiv hessian "sum(log(1 + exp(-y .* (X*w))))" --wrt w
+  matderiv hessian "logdet(X)" --wrt X               # vec form, (n^2)×(n^2)
+
+The Hessian of a scalar: the Jacobian of its gradient (vec form for a matrix variable), certified by
+md.check(f, x, order=2): mpmath differences of the gradient and second differences of f. --format json
+as for jacobian, with digits_second.""",
     "check": """examples:
   matderiv check "a'*X*b" --wrt X
   matderiv check "logdet(X)" --wrt X --dps 60 --rng 3
@@ -264,6 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Closed-form matrix derivatives: text and LaTeX, generated numpy code, mpmath certificates.",
         epilog="""examples:
   matderiv grad "a'*X*b" --wrt X
+  matderiv jacobian "softmax(x)" --wrt x
+  matderiv hessian "x'*A*x" --wrt x
   matderiv check "logdet(X)" --wrt X
   matderiv table docs/identities.txt -o docs/identities.md
   matderiv demo
@@ -288,6 +368,20 @@ exit status: 0 success, 1 a certificate failed, 2 bad usage or an error in the e
     p.add_argument("--steps", action="store_true", help="print the derivation step by step first (md.explain)")
     _certificate_options(p, 30)
     p.set_defaults(run=cmd_grad)
+
+    for kind, what in (("jacobian", "a Jacobian matrix (numerator layout; vec form for matrices)"),
+                       ("hessian", "a Hessian matrix (vec form for a matrix variable)")):
+        p = add(kind, f"derive {what}, print it every way", f"Derive {what} and print it as text, LaTeX and "
+                "numpy code, with a certificate.")
+        p.add_argument("expr", metavar="EXPR", help="the expression (quote it for the shell)")
+        p.add_argument("--wrt", action="append", metavar="X", help="the variable (needed when there are several)")
+        p.add_argument("--where", metavar="DECLS", help="declarations, e.g. \"A: symmetric, x: vector\"")
+        p.add_argument("--format", choices=("all", "text", "latex", "numpy", "json"), default="all",
+                       help="print one output only (default: all)")
+        p.add_argument("--name", metavar="NAME", help="name of the generated numpy function")
+        p.add_argument("--no-check", action="store_true", help="skip the certificate")
+        _certificate_options(p, 30)
+        p.set_defaults(run=cmd_second)
 
     p = add("check", "certify a derivative with mpmath finite differences",
             "Certify a derivative with mpmath high-precision finite differences.")
@@ -328,7 +422,7 @@ exit status: 0 success, 1 a certificate failed, 2 bad usage or an error in the e
 def _negative_expression_last(argv: list[str]) -> list[str]:
     """``matderiv grad "-y'*log(p)" --wrt p``: an expression that starts with '-' is not an option; move it after
     ``--`` so that argparse takes it as EXPR."""
-    if len(argv) < 2 or argv[0] not in ("grad", "check", "latex", "code") or "--" in argv:
+    if len(argv) < 2 or argv[0] not in ("grad", "jacobian", "hessian", "check", "latex", "code") or "--" in argv:
         return argv
     exprs = [i for i, a in enumerate(argv[1:], 1) if a.startswith("-") and not re.fullmatch(r"--?[A-Za-z][\w-]*", a)
              and not (i > 1 and argv[i - 1].startswith("-") and argv[i - 1] not in ("--no-check",))]

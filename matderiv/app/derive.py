@@ -147,8 +147,9 @@ def derive(text: str, wrt: Sequence[str] | None = None, where: str | None = None
     if len(set(names)) != len(names):
         raise ArgumentError(f"--wrt names a symbol twice: {', '.join(names)}")
     if s is None and not f.is_scalar:
-        raise DerivativeError(f"{show(f)} is {fmt_shape(f.shape)}, not a scalar: give a seed of its shape, "
-                              "e.g. --seed G (a new symbol) or --seed 'matrix(1)' (all ones)"
+        raise DerivativeError(f"{show(f)} is {fmt_shape(f.shape)}, not a scalar: for its Jacobian use "
+                              f"{PROG} jacobian {shell_quote(text)} --wrt {names[0]}; for a VJP give a seed of its "
+                              "shape, e.g. --seed G (a new symbol) or --seed 'matrix(1)' (all ones)"
                               + defaults_note(kinds, [a.name for a in f_syms]))
     ws = [by_name[n] for n in names]
     args = order_symbols([f] + ([s] if s is not None else []), source + " " + (seed or ""))
@@ -264,3 +265,62 @@ def shell_quote(s: str) -> str:
     if not re.search(r"[\"$`\\!]", s):
         return f'"{s}"'
     return "'" + s.replace("'", "'\\''") + "'"
+
+
+# ---- Jacobians and Hessians -------------------------------------------------------------------------------------
+@dataclass
+class SecondDerivation:
+    """``matderiv jacobian`` / ``matderiv hessian``: an expression, one variable, the matrix, its certificate."""
+
+    kind: str                       # "jacobian" or "hessian"
+    source: str
+    f: Expr
+    wrt: Expr
+    matrix: Expr
+    args: list[Expr]
+    report: Any = None              # a matderiv.SecondReport once certified
+
+    @property
+    def text(self) -> str:
+        return to_text(self.f)
+
+    def equation(self) -> str:
+        """∂F/∂xᵀ = J, ∂vec F/∂(vec X)ᵀ = J (numerator layout), ∂²f/∂x∂xᵀ = H."""
+        from ..api import latex
+        x, f = latex(self.wrt), latex(self.f)
+        vec_x = self.wrt.shape[1] != 1
+        dx = rf"\partial \operatorname{{vec}}\left({x}\right)^{{\top}}" if vec_x else rf"\partial {x}^{{\top}}"
+        if self.kind == "hessian":
+            dx1 = rf"\partial \operatorname{{vec}}\left({x}\right)" if vec_x else rf"\partial {x}"
+            lhs = rf"\frac{{\partial^{{2}}}}{{{dx1}\, {dx}}} \left( {f} \right)"
+        else:
+            num = rf"\partial \operatorname{{vec}}\left({f}\right)" if self.f.shape[1] != 1 else rf"\partial \left({f}\right)"
+            lhs = rf"\frac{{{num}}}{{{dx}}}"
+        return f"{lhs} = {latex(self.matrix)}"
+
+
+def text_of(e: Expr) -> str:
+    """``e`` in the text language, or its str() form where the language cannot write it (K, vec)."""
+    try:
+        return to_text(e)
+    except ArgumentError:
+        return str(e)
+
+
+def derive_second(kind: str, text: str, wrt: Sequence[str] | None, where: str | None = None) -> SecondDerivation:
+    """Parse ``text`` and take its Jacobian or Hessian with respect to the one variable ``wrt``."""
+    from ..api import hessian, jacobian
+    source = with_where(text, where)
+    f = parse(source)
+    f_syms = order_symbols([f], source)
+    names = split_names(wrt) or ([f_syms[0].name] if len(f_syms) == 1 else [])
+    if len(names) != 1:
+        known = ", ".join(a.name for a in f_syms) or "none"
+        raise ArgumentError(f"{PROG} {kind} takes one variable: give --wrt X (the symbols of {show(f)}: {known})")
+    by_name = {a.name: a for a in f_syms}
+    if names[0] not in by_name:
+        raise ArgumentError(f"--wrt {names[0]}: {show(f)} has no symbol {names[0]!r} "
+                            f"(its symbols: {', '.join(by_name) or 'none'})")
+    x = by_name[names[0]]
+    m = hessian(f, x) if kind == "hessian" else jacobian(f, x)
+    return SecondDerivation(kind, source, f, x, m, order_symbols([f], source))

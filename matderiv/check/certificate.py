@@ -44,6 +44,7 @@ NUMPY_CAP = 16.0
 SIZES = (3, 4, 2, 5, 6, 7, 8, 9, 10, 11, 12)  # sizes for dimensions no value fixes: small and distinct
 MAX_TRIES = 40
 NO_NUMPY = "no numpy code"  # the formula needs a function numpy lacks: the certificate is mpmath's alone
+SECOND: list[Callable[..., Any]] = []  # check(order=2): matderiv.check.second.check_second, registered there
 
 
 @dataclass
@@ -408,7 +409,7 @@ def _parse_candidates(grad: object, known: frozenset[Expr]) -> object:
 
 def check(f: object, wrt: object, at: Mapping[object, object] | None = None, dps: int = 50, rng: int | None = 0,
           seed: object = None, grad: object = None, directions: int = 3, mode: str = "directions",
-          strict: bool = False, args: Sequence[object] | None = None, _vjp_call: bool = False) -> Any:
+          strict: bool = False, args: Sequence[object] | None = None, _vjp_call: bool = False, order: int = 1) -> Any:
     """Certify d f/d wrt (or the VJP ⟨seed, f⟩ for matrix-valued f, or the candidate ``grad``) at a point.
 
     ``wrt``: a symbol, a name, or a list of them. ``seed``: for a matrix-valued f, an expression of f's shape;
@@ -427,7 +428,10 @@ def check(f: object, wrt: object, at: Mapping[object, object] | None = None, dps
     variable. Then the report is a :class:`~matderiv.check.compare.GradReport`: the values are compared with
     mpmath differences of f within a tolerance from the float64 round-off of the user's computation;
     ``mode="entries"`` compares every entry, ``strict=True`` fails at kinks too (see matderiv.check.compare).
+    ``order=2`` certifies the Hessian md.hessian(f, wrt) instead (:mod:`matderiv.check.second`).
     """
+    if order != 1:  # the Hessian md.hessian(f, wrt): matderiv.check.second, which registers itself in SECOND
+        return SECOND[0](f, wrt, at=at, dps=dps, rng=rng, directions=directions, order=order)
     f = as_expr(f, "check: the expression")
     check_options("check", dps, directions, rng)
     ws = _wrt_list(f, wrt)

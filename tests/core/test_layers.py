@@ -1,4 +1,4 @@
-"""Imports flow one way: core ← ops ← simplify ← ad ← printing ← {lang, interop, codegen} ← check ← {api, testing} ← app.
+"""Imports flow one way: core ← ops ← simplify ← ad ← jacobian ← printing ← {lang, interop, codegen} ← check ← {api, testing} ← app.
 
 Every ``import`` in matderiv/ (module level or inside a function) is read with ``ast``; a module may import
 modules of its own layer or of a lower one, and the three sibling layers (lang, interop, codegen) not each other.
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[2] / "matderiv"
-RANK = {"core": 0, "ops": 1, "simplify": 2, "ad": 3, "printing": 4, "lang": 5, "interop": 5, "codegen": 5,
+RANK = {"core": 0, "ops": 1, "simplify": 2, "ad": 3, "jacobian": 3.5, "printing": 4, "lang": 5, "interop": 5, "codegen": 5,
         "check": 6, "api": 7, "testing": 7, "app": 8, "__init__": 9, "__main__": 10}
 
 
