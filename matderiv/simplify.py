@@ -13,7 +13,8 @@ from typing import Callable, Iterable
 from .core.expr import ONE, OPS, Expr, sort_key
 from .core.spec import RULES as SPEC_RULES
 from .core.spec import VERSION as SPEC_VERSION
-from .ops import (add, apply, const, eye, inv, is_number, matmul, mul, ones, power, rebuild, transpose, zeros, zeros_like)
+from .ops import (add, apply, const, eye, inv, is_number, matmul, mul, neg, ones, power, rebuild, transpose, zeros,
+                  zeros_like)
 
 Rule = Callable[[Expr], Expr]
 MEMO_LIMIT = 200_000  # simplified nodes remembered between calls
@@ -92,9 +93,11 @@ def scale(c: float, e: Expr) -> Expr:
     return mul(const(c), e)
 
 
-def _key(e: Expr) -> tuple[int, bool, tuple[object, ...]]:
-    """Canonical order of factors: numbers, scalars, then the rest, sums last; by structure otherwise."""
-    return (0 if e.op == "const" else 1 if e.is_scalar else 2, e.op == "add", sort_key(e))
+def _key(e: Expr) -> tuple[int, bool, bool, tuple[object, ...]]:
+    """Canonical order of factors: numbers, scalars, then the rest, symbols first and sums last (y ⊙ σ(−y ⊙ Xw),
+    as a paper writes it); by structure otherwise."""
+    rank = 0 if e.op == "const" else 1 if e.is_scalar else 2
+    return (rank, e.op == "add", rank == 2 and e.op != "symbol", sort_key(e))
 
 
 def _behaviour(e: Expr) -> str:
@@ -269,6 +272,22 @@ def add_drop_zeros(e: Expr) -> Expr:
     return out if out.shape == e.shape else mul(out, ones(*e.shape))
 
 
+def add_ones_as_number(e: Expr) -> Expr:
+    """A + c 𝟏𝟏ᵀ = A + c, the number broadcast, when another term has the full shape: exp(u) + 𝟏 = exp(u) + 1
+    (MatrixCalculus.org's ``+ vector(1)`` and ``+ 1`` are one expression)."""
+    if not any(t.shape == e.shape and split_coefficient(t)[1].op != "ones" for t in e.args):
+        return e
+    out, changed = [], False
+    for t in e.args:
+        c, rest = split_coefficient(t)
+        if rest.op == "ones" and not t.is_scalar:
+            out.append(const(c))
+            changed = True
+        else:
+            out.append(t)
+    return add(*out) if changed else e
+
+
 def add_collect(e: Expr) -> Expr:
     """a X + b X = (a + b) X; numbers are added."""
     coeffs: dict[Expr, float] = {}
@@ -427,6 +446,97 @@ def mul_sigmoid(e: Expr) -> Expr:
     return e
 
 
+def _linear_terms(e: Expr) -> dict[Expr, float]:
+    """``e`` as Σ cᵢ tᵢ: its terms by their coefficients (c (A + B) counts as c A + c B)."""
+    c, rest = split_coefficient(e)
+    out: dict[Expr, float] = {}
+    for t in (rest.args if rest.op == "add" else (rest,)):
+        k, r = split_coefficient(t)
+        out[r] = out.get(r, 0) + c * k
+    return out
+
+
+def is_negation(a: Expr, b: Expr) -> bool:
+    """Whether a = −b term by term: −y ⊙ Xw and y ⊙ Xw, a − b and b − a, −(a − b) and a − b."""
+    if a.shape != b.shape:
+        return False
+    ta, tb = _linear_terms(a), _linear_terms(b)
+    return ta.keys() == tb.keys() and all(ta[k] == -tb[k] for k in ta)
+
+
+def negate(e: Expr) -> Expr:
+    """−e, a sum negated term by term (−(a − b) = b − a) and a coefficient flipped (−(−u) = u)."""
+    if e.op == "add":
+        return add(*[negate(t) for t in e.args])
+    c, rest = split_coefficient(e)
+    return scale(_number_value(-c), rest)
+
+
+def _one_plus_exp(a: Expr) -> Expr | None:
+    """u when ``a`` is 1 + exp(u) (either order), else None."""
+    if a.op != "add" or len(a.args) != 2:
+        return None
+    for one, other in (a.args, reversed(a.args)):
+        if is_number(one, 1) and _is_fn(other, "exp"):
+            return other.args[0]
+    return None
+
+
+def power_logistic(e: Expr) -> Expr:
+    """(1 + exp(u))^{∘−k} = σ(−u)^{∘k} for a whole k > 0: 1/(1 + e^{−z}) = σ(z), 1/(1 + e^{z}) = σ(−z)."""
+    (a,), (p,) = e.args, e.params
+    u = _one_plus_exp(a)
+    if u is None or p >= 0 or not float(p).is_integer():
+        return e
+    return power(apply("sigmoid", negate(u)), _number_value(-p))
+
+
+def mul_exp_sigmoid(e: Expr) -> Expr:
+    """exp(u) ⊙ σ(−u) = σ(u) (e^u/(1 + e^u) = 1/(1 + e^{−u})), also inside a power: exp(u) ⊙ σ(−u)^{∘k} =
+    σ(u) ⊙ σ(−u)^{∘(k−1)}. So exp(z)/(1 + exp(z)) is σ(z) and e^{−z}/(1 + e^{−z}) is σ(−z)."""
+    exps = [f for f in e.args if _is_fn(f, "exp")]
+    if not exps:
+        return e
+    for f in e.args:
+        base, k = (f.args[0], f.params[0]) if f.op == "power" else (f, 1)
+        if not _is_fn(base, "sigmoid") or not (k == 1 or (k > 1 and float(k).is_integer())):
+            continue
+        for ex in exps:
+            u = ex.args[0]
+            if ex.shape == e.shape and is_negation(u, base.args[0]):
+                rest = [a for a in e.args if a is not f and a is not ex]
+                if k > 1:
+                    rest.append(power(base, _number_value(k - 1)))
+                rest.append(apply("sigmoid", u))
+                return mul(*rest)
+    return e
+
+
+def mul_sigmoid_pair(e: Expr) -> Expr:
+    """σ(u) ⊙ σ(−u) = σ(u) ⊙ (1 − σ(u)), σ′'s textbook form (u the side whose leading coefficient is positive)."""
+    sig = [f for f in e.args if _is_fn(f, "sigmoid")]
+    for i, f in enumerate(sig):
+        for g in sig[i + 1:]:
+            if is_negation(f.args[0], g.args[0]):
+                pos, other = (f, g) if split_coefficient(f.args[0])[0] > 0 else (g, f)
+                rest = [a for a in e.args if a is not f and a is not g]
+                return mul(*rest, pos, add(1, neg(pos)))
+    return e
+
+
+def add_one_minus_sigmoid(e: Expr) -> Expr:
+    """1 − σ(−u) = σ(u) for a u with a positive leading coefficient (σ(−u) = 1 − σ(u) read from right to left;
+    1 − σ(u) itself stays, σ′'s textbook σ(u) ⊙ (1 − σ(u)))."""
+    for i, t in enumerate(e.args):
+        c, rest = split_coefficient(t)
+        if c == -1 and _is_fn(rest, "sigmoid") and split_coefficient(rest.args[0])[0] < 0 and rest.shape == e.shape:
+            for j, one in enumerate(e.args):
+                if j != i and is_number(one, 1):
+                    others = [x for k, x in enumerate(e.args) if k not in (i, j)]
+                    return add(apply("sigmoid", negate(rest.args[0])), *others)
+    return e
+
+
 def mul_sign(e: Expr) -> Expr:
     """u ⊙ sign(u) = |u| and sign(u) ⊙ |u|^{∘−1} = u^{∘−1}."""
     for f in e.args:
@@ -441,6 +551,35 @@ def mul_sign(e: Expr) -> Expr:
 
 def _is_fn(e: Expr, name: str) -> bool:
     return e.op == "apply" and e.params[0].name == name
+
+
+def _cancels(term: Expr, outside: dict[Expr, Fraction | float]) -> bool:
+    """Whether ``term`` has a factor b^{∘p}, p < 0, whose base b is a factor b^{∘q}, q > 0, of ``outside``."""
+    _, rest = split_coefficient(term)
+    for f in _factors(rest):
+        b, p = _base_exponent(f)
+        if p < 0 and outside.get(b, 0) > 0:
+            return True
+    return False
+
+
+def mul_distribute_cancelling(e: Expr) -> Expr:
+    """P ⊙ (Σᵢ tᵢ) = Σᵢ P ⊙ tᵢ when every term tᵢ divides by a factor of P, which then cancels:
+    σ(z) ⊙ (1 − σ(z)) ⊙ ((1 − t) ⊘ (1 − σ(z)) − t ⊘ σ(z)) = (1 − t) ⊙ σ(z) − t ⊙ (1 − σ(z)), the
+    cross-entropy's gradient. (Only then: sums are otherwise never distributed, and each application removes a
+    quotient, so rewriting terminates.)"""
+    sums = [f for f in e.args if f.op == "add" and f.shape == e.shape]
+    if not sums:
+        return e
+    for s in sums:
+        others = [f for f in e.args if f is not s]
+        outside: dict[Expr, Fraction | float] = {}
+        for f in others:
+            b, p = _base_exponent(f)
+            outside[b] = outside.get(b, 0) + p
+        if all(_cancels(t, outside) for t in s.args):
+            return add(*[mul(*others, t) for t in s.args])
+    return e
 
 
 def mul_sort(e: Expr) -> Expr:
@@ -512,9 +651,10 @@ IDENTITIES: dict[str, list[Rule]] = {
                   transpose_commutes],
     "matmul": [matmul_of_zero, matmul_drop_identity, matmul_of_scalars, matmul_pull_scalars, matmul_pull_inner_scalars,
                matmul_of_ones, matmul_diag_ones, matmul_cancel_inverse],
-    "add": [add_drop_zeros, add_collect, add_common_number, add_common_factor, add_factor, add_sort],
-    "mul": [mul_of_zero, mul_numbers, mul_drop_ones, mul_powers, mul_sigmoid, mul_sign, mul_sort],
-    "power": [power_trivial],
+    "add": [add_drop_zeros, add_ones_as_number, add_one_minus_sigmoid, add_collect, add_common_number, add_common_factor, add_factor, add_sort],
+    "mul": [mul_of_zero, mul_numbers, mul_drop_ones, mul_powers, mul_sigmoid, mul_exp_sigmoid, mul_sigmoid_pair,
+            mul_sign, mul_distribute_cancelling, mul_sort],
+    "power": [power_trivial, power_logistic],
     "apply": [apply_inverse_pair],
 }
 

@@ -75,7 +75,7 @@ SPECIAL = frozenset({"symbol", "const", "ones", "zeros", "eye", "transpose", "ad
 
 #: The lowering's own node kinds that are not IR ops (an op may not be called one of these).
 INTERNAL = frozenset({"arg", "num", "dim", "fill", "T", "bcast", "vec", "full", "dot", "outer", "sumaxis", "sumall",
-                      "rsolve"})
+                      "rsolve", "lu", "lusolve"})
 
 
 class Lowering:
@@ -361,6 +361,78 @@ class Lowering:
         if tr == "diag":
             return dense(scale_cols(ln, rn))
         return dense(self.make("dot", (ln, rn), (), shape))
+
+
+    # -- work shared between solves --
+    def reuse(self, roots: Sequence[Node], factorise: bool = False) -> list[Node]:
+        """``roots`` with the work of inverses and solves shared:
+
+        * where A⁻¹ is computed anyway, A⁻¹B and BA⁻¹ are products with it (``inv @ B``: n² per vector, not a
+          factorisation each): the GP gradient ½(K⁻ᵀ − K⁻ᵀyyᵀK⁻ᵀ) computes one inverse and two products;
+        * with ``factorise``, a matrix that two or more solves use (A⁻¹B, A⁻ᵀC, BA⁻¹, in any orientation, one
+          depending on another or not) is LU-factorised once (``lu``) and each solve is a pair of triangular
+          solves with the factors (``lusolve``, ``trans`` 1 for Aᵀ).
+        """
+        order = iter_nodes(roots)
+        invs: dict[Node, Node] = {}  # A → a node computing A⁻¹
+        for n in order:
+            if n.op == "inv" and n.kind == "m":
+                a = n.args[0]
+                invs.setdefault(a, n)
+                invs.setdefault(self.t(a), self.t(n))  # (Aᵀ)⁻¹ = (A⁻¹)ᵀ
+        memo: dict[Node, Node] = {}
+
+        def rebuilt(n: Node) -> Node:
+            args = tuple(memo[a] for a in n.args)
+            return n if args == n.args else self.make(n.op, args, n.params, n.shape, n.lazy)
+
+        for n in order:
+            new = rebuilt(n)
+            if new.op == "solve" and new.args[0].kind == "m" and new.args[0] in invs:
+                new = self.make("dot", (memo.get(invs[new.args[0]], invs[new.args[0]]), new.args[1]), (), n.shape)
+            elif new.op == "rsolve" and new.args[1] in invs:
+                new = self.make("dot", (new.args[0], memo.get(invs[new.args[1]], invs[new.args[1]])), (), n.shape)
+            memo[n] = new
+        out = [memo[r] for r in roots]
+        return self._factorise(out) if factorise else out
+
+    def _matrix_of(self, n: Node) -> tuple[Node, int] | None:
+        """(M, trans) for a solve node: it solves with M (trans 0) or Mᵀ (trans 1); None for a 1×1 matrix."""
+        a, trans = (n.args[0], 0) if n.op == "solve" else (n.args[1], 1)
+        if a.kind != "m":
+            return None
+        if a.op == "T":
+            a, trans = a.args[0], 1 - trans
+        if symmetric_node(a):  # Mᵀ = M
+            trans = 0
+        return a, trans
+
+    def _factorise(self, roots: list[Node]) -> list[Node]:
+        """Solves sharing a matrix use one LU factorisation of it (see :meth:`reuse`)."""
+        order = iter_nodes(roots)
+        count: dict[Node, int] = {}
+        for n in order:
+            if n.op in ("solve", "rsolve"):
+                m = self._matrix_of(n)
+                if m is not None:
+                    count[m[0]] = count.get(m[0], 0) + 1
+        if not any(c > 1 for c in count.values()):
+            return roots
+        memo: dict[Node, Node] = {}
+        for n in order:
+            args = tuple(memo[a] for a in n.args)
+            new = n if args == n.args else self.make(n.op, args, n.params, n.shape, n.lazy)
+            m = self._matrix_of(n) if n.op in ("solve", "rsolve") else None
+            if m is not None and count[m[0]] > 1:
+                mat, trans = memo[m[0]], m[1]
+                lu = self.make("lu", (mat,), (), mat.shape)
+                if n.op == "solve":
+                    new = self.make("lusolve", (lu, args[1]), (trans,), n.shape)
+                else:  # L A⁻¹ = (A⁻ᵀ Lᵀ)ᵀ: a solve with Aᵀ
+                    rhs = self.t(args[0])
+                    new = self.t(self.make("lusolve", (lu, rhs), (trans,), rhs.shape))
+            memo[n] = new
+        return [memo[r] for r in roots]
 
 
 __all__ = ["Lowering", "Node", "Item", "kind_of", "symmetric_node", "Shape", "SPECIAL", "INTERNAL"]

@@ -26,10 +26,10 @@ from ..core.functions import NAMED, Fn
 from ..core.functions import x as _X
 from ..printing.base import ADD, ATOM, MUL, NEG, POW
 from .args import PHRASE, Arguments, call_with_dims
-from ..core.spec import RULES as SPEC_RULES
 from .common import (Canonical, Names, function_name, number_code, outputs_of, reserved, resolve_args,
                      use_counts)
 from .lower import SPECIAL, Lowering, Node, Shape, kind_of
+from .stable import SECH2, stable
 
 _LONG = 100  # inline code longer than this gets a temporary of its own
 Code = tuple[str, int]
@@ -103,6 +103,11 @@ class _FnSciPyPrinter(_FnMixin, _SymPySciPyPrinter):
 
 # step(x) = 1 for x > 0 else 0: a comparison is 6× faster than np.heaviside(x, 0.0) and gives the same numbers.
 _STEP = (f"{_XP}greater({_SLOT}, 0.0).astype({_XP}float64)", 1, True, True, ())
+# σ(x) = 1/(1 + e^{−x}) with the exponent capped at 709 (e^{709} < the largest float64): relative accuracy of a few
+# ulps wherever σ(x) is a normal float64 (0.5 + 0.5 tanh(x/2) loses all digits of σ(−30) = 9.4·10⁻¹⁴ to
+# cancellation), no overflow anywhere (below x = −709 it gives 1.2·10⁻³⁰⁸, within 1.2·10⁻³⁰⁸ of the true value),
+# and 4× faster than exp(−logaddexp(0, −x)).
+_SIGMOID = (f"1 / (1 + {_XP}exp({_XP}minimum(-{_SLOT}, 709.0)))", 1, False, False, ())
 _TEMPLATES: dict[tuple[Fn, str], tuple[str, int, bool, bool, tuple[str, ...]]] = {}
 
 
@@ -129,6 +134,8 @@ def fn_template(fn: Fn) -> tuple[str, int, bool, bool, tuple[str, ...]]:
     erf, gamma, … when scipy is installed, else ``math``, whose functions are then vectorised)."""
     if fn == NAMED["step"]:
         return _STEP
+    if fn == NAMED["sigmoid"]:
+        return _SIGMOID
     t = _TEMPLATES.get((fn, "numpy"))
     if t is not None:
         return t
@@ -177,6 +184,9 @@ _SIMPLE = re.compile(r"^(?:[A-Za-z_]\w*(?:\.T|\[:, None\])?|-?[\d.]+(?:e-?\d+)?)
 _TRIVIAL = frozenset({"arg", "num", "dim", "T", "bcast", "vec"})
 
 
+_FOUND: dict[str, bool] = {}  # whether a module the generated code may import is installed
+
+
 class NumPyPrinter:
     """Prints lowered nodes in topological order; :meth:`emit` dispatches to ``_print_<op>`` or to the op's
     ``numpy=`` emitter, which return ``(code, binding strength)`` and may ask for an argument by name
@@ -191,6 +201,9 @@ class NumPyPrinter:
     alias = "np"
     #: Where the generated code takes special functions (erf, gamma, …) from when scipy is installed.
     special = "scipy.special"
+    #: Where the generated code takes ``lu_factor``/``lu_solve`` from, to factorise a matrix once for several
+    #: solves, when that module is installed (None: every solve factorises on its own).
+    lu_module: str | None = "scipy.linalg"
     #: Nodes whose code is a read-only view: returned as a copy.
     VIEWS = frozenset({"full", "diagpart"})
     ADD, MUL, NEG, POW, ATOM = ADD, MUL, NEG, POW, ATOM
@@ -219,6 +232,22 @@ class NumPyPrinter:
         """The global names the generated code uses: the function itself must not be called one of these."""
         return frozenset({cls.alias, cls.module.split(".")[0], "numpy", "scipy", "math", "float", "int",
                           "ValueError"})
+
+    @classmethod
+    def can_factorise(cls) -> bool:
+        """Whether the generated code may factorise a matrix once for several solves (:attr:`lu_module` is set
+        and importable)."""
+        if cls.lu_module is None:
+            return False
+        found = _FOUND.get(cls.lu_module)
+        if found is None:
+            import importlib.util
+            try:
+                found = importlib.util.find_spec(cls.lu_module) is not None
+            except ImportError:
+                found = False
+            _FOUND[cls.lu_module] = found
+        return found
 
     # -- dispatch --
     def emit(self, n: Node) -> Code:
@@ -447,6 +476,13 @@ class NumPyPrinter:
             imports = tuple(i.replace("scipy.special", self.special) for i in imports)
         self.imports.update(imports)
         arg = self.ew(a, n)
+        if n.params[0] == NAMED["sigmoid"] and a.op == "mul" and self._inline(a, n) and any(
+                f.op == "num" and f.params[0] < 0 for f in a.args):  # σ(−u) = 1/(1 + e^{min(u, 709)})
+            neg = self._mul(a, flip=True)
+            return f"1 / (1 + {self.alias}.exp({self.alias}.minimum({neg[0]}, 709.0)))", MUL
+        if n.params[0] == SECH2:  # sech² u = 4t/(1 + t)², t = e^{−2|u|}
+            t = self.aux(f"{self.alias}.exp(-2 * {self.alias}.abs({arg[0]}))")
+            return f"4 * {t} / (1 + {t})**2", MUL
         if uses > 1 and not _SIMPLE.match(arg[0]):
             self.name(a)
             arg = self.ew(a, n)
@@ -479,6 +515,17 @@ class NumPyPrinter:
             return f"{self.wrap(self.code(b), MUL)} / {self.wrap(self.code(a), MUL + 1)}", MUL
         return f"{self.alias}.linalg.solve({self.code(a)[0]}, {self.code(b)[0]})", ATOM
 
+    def _print_lu(self, n: Node) -> Code:
+        """The LU factors of a matrix several solves use (``scipy.linalg.lu_factor``), computed once."""
+        self.imports.add(f"import {self.lu_module}")
+        return f"{self.lu_module}.lu_factor({self.code(n.args[0])[0]}, check_finite=False)", ATOM
+
+    def _print_lusolve(self, n: Node) -> Code:
+        """A⁻¹B (``trans`` 0) or A⁻ᵀB (1) with A's LU factors."""
+        lu, b = n.args
+        trans = ", trans=1" if n.params[0] else ""
+        return f"{self.lu_module}.lu_solve({self.code(lu)[0]}, {self.code(b)[0]}{trans}, check_finite=False)", ATOM
+
     def _print_rsolve(self, n: Node) -> Code:
         left, a = n.args
         if left.kind in "sr":
@@ -492,24 +539,13 @@ def _array_text(shape: Shape) -> str:
     return {"s": "float", "c": f"({shape[0]},)", "r": f"({shape[1]},)"}.get(k, f"({shape[0]}, {shape[1]})")
 
 
-def _block_identities() -> Callable[[Expr], Expr]:
-    """The identities the op blocks registered (:func:`matderiv.core.spec.rule_for`), applied bottom-up: the
-    numerically safe forms of compositions, log softmax(Z) = Z − logsumexp(Z) (finite at logits of ±1000) and
-    log det X = logdet X, whichever way the expression was built."""
-    from ..simplify import bottom_up, do_one
-    return bottom_up(lambda e: do_one(SPEC_RULES.get(e.op, ()))(e))
-
-
-_STABLE = _block_identities()
-
-
 class NumPyFunction:
     """The source of ``name(*params)`` returning ``outputs`` (a tuple when ``many``), printed by ``printer``."""
 
     def __init__(self, outputs: Sequence[Expr], params: Sequence[Expr], name: str, many: bool,
                  printer: type[NumPyPrinter] = NumPyPrinter) -> None:
         self.outputs, self.params, self.name, self.many = list(outputs), list(params), name, many
-        self.computed = [_STABLE(e) for e in self.outputs]  # what the code evaluates: the same values, stably
+        self.computed = [stable(e) for e in self.outputs]  # what the code evaluates: the same values, stably
         self.printer = printer
         self.names = Names(printer.reserved())
         self.names.taken.add(name)
@@ -600,6 +636,7 @@ class NumPyFunction:
         canon = Canonical()
         low = Lowering(self.pnames)
         roots = [low.output(low.lower(canon(e))) for e in self.computed]
+        roots = low.reuse(roots, factorise=self.printer.can_factorise())
         order, _ = use_counts(roots)
         # a view (transpose, broadcast) used k times uses its argument k times
         eff: dict[Node, int] = {r: 0 for r in order}
@@ -666,15 +703,18 @@ class NumPyFunction:
 def numpy_code(exprs: object, args: object, name: str = "f", printer: type[NumPyPrinter] = NumPyPrinter) -> str:
     """The source of a standalone function ``name(*args)`` evaluating ``exprs`` with numpy.
 
-    Its only import is ``import numpy as np`` (and ``scipy.special`` or ``math`` for an elementwise function
-    numpy lacks, such as erf). Arrays come in and go out in numpy's natural shapes: an n×1 vector or a 1×m row is
-    a 1-D array, a 1×1 scalar a Python float, a matrix a 2-D array; inputs are converted to float64 and their
-    shapes checked against each other (a mismatch raises ``ValueError`` naming the argument). A dimension that
-    no argument's shape gives is a keyword-only parameter named after it (``def f(s, *, n):``). Shared values
-    are computed once, diag(v) products become broadcasting, inverses times something become
-    ``np.linalg.solve``, and chains of products are multiplied in a cheap order. A log det is evaluated as
-    ``np.linalg.slogdet(X)[1]``, which is log |det X|: it is log det X only where det X > 0. ``printer``: another
-    array backend (a :class:`NumPyPrinter` subclass).
+    Its only import is ``import numpy as np`` (and ``scipy.special`` or ``math`` for an elementwise function numpy
+    lacks, such as erf, and ``scipy.linalg`` for a shared factorisation). Arrays come in and go out in numpy's
+    natural shapes: an n×1 vector or a 1×m row is a 1-D array, a 1×1 scalar a Python float, a matrix a 2-D array;
+    inputs are converted to float64 and their shapes checked against each other (a mismatch raises ``ValueError``
+    naming the argument). A dimension that no argument's shape gives is a keyword-only parameter named after it
+    (``def f(s, *, n):``). Shared values are computed once, diag(v) products become broadcasting, inverses times
+    something become ``np.linalg.solve`` (products with the inverse where it is computed anyway; solves with one LU
+    factorisation, ``scipy.linalg.lu_factor``, where scipy is installed and several solves use one matrix), and
+    chains of products are multiplied in a cheap order. What the code evaluates is the expression in numerically
+    stable forms (:mod:`.stable`: log(1 + eᶻ) as ``np.logaddexp(0, z)``, 1 − σ(z) as σ(−z), …): finite at logits of
+    ±1000. A log det is evaluated as ``np.linalg.slogdet(X)[1]``, which is log |det X|: it is log det X only where
+    det X > 0. ``printer``: another array backend (a :class:`NumPyPrinter` subclass).
     """
     outputs, many = outputs_of(exprs)
     params = resolve_args(outputs, args)

@@ -14,7 +14,7 @@ from ..core.domains import NONZERO_ENTRIES, POSITIVE, Domain
 from ..core.errors import ArgumentError, ShapeError
 from ..core.expr import OPS, Expr, describe
 from ..core.functions import BY_BODY, NAMED, Fn, domain_of, make_fn, number, x
-from ..core.spec import defop, defrule, node
+from ..core.spec import defop, node
 from .base import as_expr, broadcast, const, elementwise_shape, flat, is_number, ones, same
 
 __all__ = ["add", "mul", "neg", "divide", "power", "apply", "elementwise", "to_expr", "reduce_to"]
@@ -349,24 +349,3 @@ def _register_functions() -> None:
 
 
 _register_functions()
-
-
-def _one_minus_sigmoid(e: Expr) -> Expr:
-    """1 − σ(−c v) = σ(c v) for a number c > 0, since σ(u) + σ(−u) = 1 (the logistic loss's Hessian weight
-    σ(u)σ(−u))."""
-    ones_at = [i for i, a in enumerate(e.args) if is_number(a, 1)]
-    if not ones_at:
-        return e
-    for i, t in enumerate(e.args):
-        if (t.op == "mul" and len(t.args) == 2 and is_number(t.args[0], -1) and t.args[1].op == "apply"
-                and t.args[1].params[0].name == "sigmoid"):
-            u = t.args[1].args[0]
-            if u.op == "mul" and u.args[0].op == "const" and u.args[0].params[0] < 0:  # u = −c v, c > 0
-                c, rest = -u.args[0].params[0], u.args[1:]
-                inner = (rest[0] if len(rest) == 1 else mul(*rest)) if c == 1 else mul(c, *rest)
-                rest = [a for k, a in enumerate(e.args) if k not in (i, ones_at[0])]
-                return add(*rest, apply("sigmoid", inner)) if rest else apply("sigmoid", inner)
-    return e
-
-
-defrule("add", _one_minus_sigmoid)

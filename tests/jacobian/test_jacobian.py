@@ -71,12 +71,13 @@ def test_hessian_least_squares() -> None:
 
 
 def test_hessian_logistic_keeps_y_squared() -> None:
-    """Σ log(1 + exp(−y⊙Xw)) → Xᵀ diag(y⊙y⊙σ(y⊙Xw)⊙σ(−y⊙Xw)) X; labels not ±1, so y⊙y matters."""
+    """Σ log(1 + exp(−y⊙Xw)) → Xᵀ diag(y⊙y⊙σ(y⊙Xw)⊙(1 − σ(y⊙Xw))) X (σ(u)σ(−u) in σ′'s canonical form);
+    labels not ±1, so y⊙y matters."""
     X, w, y = md.matrix("X", "N", "d"), md.vector("w", "d"), md.vector("y", "N")
     f = md.sum(md.log(1 + md.exp(-y * (X @ w))))
     H = md.hessian(f, w)
     assert_canonical(H)
-    assert str(H) == "X.T @ diag(sigmoid(-(X @ w) * y) * sigmoid((X @ w) * y) * y**2) @ X"
+    assert str(H) == "X.T @ diag(sigmoid(y * (X @ w)) * y**2 * (1 - sigmoid(y * (X @ w)))) @ X"
     Xv, wv, yv = RNG.standard_normal((N, d)), RNG.standard_normal((d, 1)), RNG.uniform(0.5, 2, (N, 1))
     z = yv * (Xv @ wv)
     want = Xv.T @ np.diag((yv * yv * sig(z) * sig(-z))[:, 0]) @ Xv

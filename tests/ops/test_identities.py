@@ -113,8 +113,8 @@ CASES = [
     # logistic loss Σ log(1 + exp(−y ⊙ Xw)): ∂/∂w = −Xᵀ(y ⊙ σ(−y ⊙ Xw))
     Case("logistic", lambda: (md.sum(md.softplus(-md.vector("y", "n") * (_X() @ md.vector("w", "m")))),
                               md.vector("w", "m")),
-         "-X.T @ (sigmoid(-(X @ w) * y) * y)",
-         r"-X^{\top} \left(\sigma\left(-\left(X w\right) \odot y\right) \odot y\right)",
+         "-X.T @ (y * sigmoid(-y * (X @ w)))",
+         r"-X^{\top} \left(y \odot \sigma\left(-y \odot \left(X w\right)\right)\right)",
          _vals(y=(N, 1), X=(N, M), w=(M, 1)), lambda y, X, w: float(np.sum(np.log1p(np.exp(-y * (X @ w))))),
          lambda y, X, w: -X.T @ (y / (1 + np.exp(y * (X @ w))))),
     # ∂ logsumexp(x)/∂x = softmax(x)

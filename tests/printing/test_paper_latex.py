@@ -223,10 +223,10 @@ PINNED = [
      r"-2 X^{\top} W \left(y - X w\right)"),
     ("sum(log(exp(-y .* (X*w)) + vector(1)))", "w", None,
      r"\mathbf{1}^{\top} \log\left(\exp\left(-y \odot \left(X w\right)\right) + \mathbf{1}\right)",
-     r"-X^{\top} \left(\exp\left(-\left(X w\right) \odot y\right) \odot y \oslash \left(\exp\left(-\left(X w\right) \odot y\right) + \mathbf{1}\right)\right)"),
+     r"-X^{\top} \left(y \odot \sigma\left(-y \odot \left(X w\right)\right)\right)"),
     ("sum(softplus(-y .* (X*w)))", "w", None,
      r"\mathbf{1}^{\top} \operatorname{softplus}\left(-y \odot \left(X w\right)\right)",
-     r"-X^{\top} \left(\sigma\left(-\left(X w\right) \odot y\right) \odot y\right)"),
+     r"-X^{\top} \left(y \odot \sigma\left(-y \odot \left(X w\right)\right)\right)"),
     ("logsumexp(W*x) - y'*W*x", "W", None,
      r"\operatorname{logsumexp}\left(W x\right) - y^{\top} W x",
      r"\left(\operatorname{softmax}\left(W x\right) - y\right) x^{\top}"),
@@ -268,7 +268,7 @@ PINNED = [
      r"-g \odot x \oslash y^{\circ 2}"),
     ("exp(x) ./ (vector(1) + exp(x))", "x", "g",
      r"\exp\left(x\right) \oslash \left(\mathbf{1} + \exp\left(x\right)\right)",
-     r"\exp\left(x\right) \odot g \odot \left(\left(\exp\left(x\right) + \mathbf{1}\right)^{\circ -1} - \exp\left(x\right) \oslash \left(\exp\left(x\right) + \mathbf{1}\right)^{\circ 2}\right)"),
+     r"g \odot \sigma\left(x\right) \odot \left(1 - \sigma\left(x\right)\right)"),
     ("mean(X .* X)", "X", None,
      r"\frac{\mathbf{1}^{\top} \left(X \odot X\right) \mathbf{1}}{m n}",
      r"\frac{2}{m n} X"),
@@ -292,7 +292,7 @@ PINNED = [
      r"\frac{2}{n} X^{\top} \left(X w - y\right)"),
     ("1e-3*norm2(w)^2 + sum(softplus(-y .* (X*w)))", "w", None,
      r"10^{-3} \left\|w\right\|^{2} + \mathbf{1}^{\top} \operatorname{softplus}\left(-y \odot \left(X w\right)\right)",
-     r"2 \cdot 10^{-3} w - X^{\top} \left(\sigma\left(-\left(X w\right) \odot y\right) \odot y\right)"),
+     r"2 \cdot 10^{-3} w - X^{\top} \left(y \odot \sigma\left(-y \odot \left(X w\right)\right)\right)"),
 ]
 
 
