@@ -8,12 +8,14 @@ symbols whose type or dimensions the defaults would get wrong. Precedence, loose
 """
 from __future__ import annotations
 
+from typing import Any
+
 from ..core.errors import ArgumentError, MatderivError
 from ..core.expr import ONE, OPS, Expr, as_dim
 from ..core.functions import NAMED, Fn
 from ..core.spec import FUNCTIONS
 from ..ops import mul, symbol
-from ..printing.base import ADD, ATOM, MUL, NEG, POW, Printer, fmt_number
+from ..printing.base import ADD, ATOM, MUL, NEG, POW, Printer, coefficient, fmt_number
 from .syntax import default_kind, dim_text
 
 _composites: tuple[tuple[object, ...], dict[str, str]] = ((), {})
@@ -64,6 +66,22 @@ class LanguagePrinter(Printer):
         self.explicit = explicit
         self.symbols: dict[str, Expr] = {}
         self.user_functions: dict[str, Fn] = {}
+
+    def _print_add(self, e: Expr) -> tuple[str, int]:
+        """A + B − c C: a negative coefficient becomes a minus sign."""
+        out = ""
+        for i, t in enumerate(e.args):
+            c, rest = coefficient(t)
+            if c < 0 and i > 0:
+                out += " - " + (self.number(-c) if rest is None else self._scaled(-c, rest))
+            else:
+                s = self.wrap(t, ADD + 1) if i else self.emit(t)[0]
+                out += f" + {s}" if i else s
+        return out, ADD
+
+    def _scaled(self, c: Any, rest: Expr) -> str:
+        s = self.wrap(rest, MUL if rest.op in ("mul", "matmul") else MUL + 1)
+        return s if c == 1 else f"{self.number(c)}{self.times}{s}"
 
     def _print_symbol(self, e: Expr) -> tuple[str, int]:
         self.symbols.setdefault(e.name, e)

@@ -243,6 +243,17 @@ class Printer:
     def paren(self, s: str) -> str:
         return f"({s})"
 
+    def _print_add(self, e: Expr) -> tuple[str, int]:
+        """A + B − c C: a term printed with a leading minus sign is subtracted."""
+        out = self.emit(e.args[0])[0]
+        for t in e.args[1:]:
+            s, level = self.emit(t)
+            if s.startswith("-") and level > ADD:
+                out += f" - {s[1:]}"
+            else:
+                out += f" + {self.paren(s) if level <= ADD else s}"
+        return out, ADD
+
     def form(self, e: Expr) -> Any:
         return OPS[e.op].text
 
@@ -250,22 +261,6 @@ class Printer:
 
     def number(self, v: Any) -> str:
         return fmt_number(v)
-
-    def _print_add(self, e: Expr) -> tuple[str, int]:
-        """A + B − c C: a negative coefficient becomes a minus sign."""
-        out = ""
-        for i, t in enumerate(e.args):
-            c, rest = coefficient(t)
-            if c < 0 and i > 0:
-                out += " - " + (self.number(-c) if rest is None else self._scaled(-c, rest))
-            else:
-                s = self.wrap(t, ADD + 1) if i else self.emit(t)[0]
-                out += f" + {s}" if i else s
-        return out, ADD
-
-    def _scaled(self, c: Any, rest: Expr) -> str:
-        s = self.wrap(rest, MUL if rest.op in ("mul", "matmul") else MUL + 1)
-        return s if c == 1 else f"{self.number(c)}{self.times}{s}"
 
     def _print_function(self, e: Expr) -> tuple[str, int]:
         """The op's own print form: a template over the printed arguments (``"trace({0})"``), or a function of

@@ -243,17 +243,6 @@ class LatexPrinter(Printer):
         s, level = self.emit(a)
         return s if level > MUL or a.op in ("matmul", "solve") else self.paren(s)
 
-    def _print_add(self, e: Expr) -> tuple[str, int]:
-        """A + B − c C: a term printed with a leading minus sign is subtracted."""
-        out = self.emit(e.args[0])[0]
-        for t in e.args[1:]:
-            s, level = self.emit(t)
-            if s.startswith("-") and level > ADD:
-                out += f" - {s[1:]}"
-            else:
-                out += f" + {self.paren(s) if level <= ADD else s}"
-        return out, ADD
-
     def _print_power(self, e: Expr) -> tuple[str, int]:
         a, p = e.args[0], e.params[0]
         if e.is_scalar and p < 0:

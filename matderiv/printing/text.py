@@ -106,17 +106,6 @@ class TextPrinter(Printer):
             s += f" / {self.wrap(b, POW + 1)}" + ("" if q == 1 else f"**{self.number(q)}")
         return s
 
-    def _print_add(self, e: Expr) -> tuple[str, int]:
-        """A + B - c * C: a term printed with a leading minus sign is subtracted."""
-        out = self.emit(e.args[0])[0]
-        for t in e.args[1:]:
-            s, level = self.emit(t)
-            if s.startswith("-") and level > ADD:
-                out += f" - {s[1:]}"
-            else:
-                out += f" + {self.paren(s) if level <= ADD else s}"
-        return out, ADD
-
     def _print_power(self, e: Expr) -> tuple[str, int]:
         p = e.params[0]
         if p < 0:  # x**-1 reads as 1 / x
