@@ -8,6 +8,7 @@ cannot hold, to absolute 1e-290). The printed forms stay textbook: the stable fo
 """
 from __future__ import annotations
 
+import importlib
 from typing import Any, Callable
 
 import mpmath
@@ -198,3 +199,49 @@ def test_sigmoid_is_accurate_in_both_tails() -> None:
     got = fn(v)
     for g, r in zip(got, want):
         assert abs(mpmath.mpf(float(g)) / r - 1) < 1e-14
+
+
+def test_one_matcher_for_the_one_minus_rules() -> None:
+    """The stable code's 1 + f(u) and 1 − f(u) rules use the simplifier's matchers (one copy of each)."""
+    st, S = importlib.import_module("matderiv.codegen.stable"), importlib.import_module("matderiv.simplify")
+    assert st.is_fn is S.is_fn and st.one_minus is S.one_minus and st.one_plus is S.one_plus
+    assert S.one_minus(md.ones(n) - md.sigmoid(z), lambda t: S.is_fn(t, "sigmoid")) is None  # 1 a number here
+    assert S.one_minus(md.ones(n) - md.sigmoid(z), lambda t: S.is_fn(t, "sigmoid"), ones=True) == (md.sigmoid(z), [])
+    assert S.one_plus(md.exp(z) + 1, "exp") == z and S.one_plus(md.exp(z) + 2, "exp") is None
+
+
+def _log_sigmoid_ref(us: list[float], k: int = 1) -> Any:
+    """Σ k log σ(u) = −k Σ log(1 + e^{−u}), by hand in mpmath."""
+    return -k * mpmath.fsum(mpmath.log(1 + mpmath.exp(-mpmath.mpf(u))) for u in us)
+
+
+@pytest.mark.parametrize("text, sign, k", [
+    ("sum(log(1./(1+exp(-z))))", 1, 1),   # (1 + e^{−z})^{−1} = σ(z), not σ(z)^1, then log σ = −softplus(−z)
+    ("sum(log(1./(1+exp(z))))", -1, 1),   # σ(−z)
+    ("sum(log(1 ./ (exp(-z) + vector(1))))", 1, 1),
+    ("sum(log(sigmoid(z).^2))", 1, 2),   # log σ(z)² = 2 log σ(z)
+    ("sum(log(sigmoid(z).^3))", 1, 3),
+    ("sum(log((1 - sigmoid(z)).^2))", -1, 2),  # 1 − σ(z) = σ(−z)
+])
+def test_spelled_log_sigmoid_is_finite_and_right(text: str, sign: int, k: int) -> None:
+    """The new-user findings: at z = [1000, −1000, 0.5, −3] these gave −712.5 (not −1003.5), −709 and −inf."""
+    v = [1000.0, -1000.0, 0.5, -3.0]
+    f = md.parse(text)
+    (zs,) = f.free_symbols
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        got = md.lambdify([zs], f)(np.array(v))  # as parsed, unsimplified
+        got_simplified = md.lambdify([zs], md.simplify(f))(np.array(v))
+    with mpmath.workdps(50):
+        want = _log_sigmoid_ref([sign * u for u in v], k)
+        _close(got, [want], text)
+        _close(got_simplified, [want], text + " (simplified)")
+
+
+def test_log_sigmoid_elementwise_at_1000() -> None:
+    """log(1/(1 + e^{z})) at z = [1000, −1000]: −1000 and −e^{−1000} (float64: −0), not −709."""
+    f = md.parse("log(1./(1+exp(z)))")
+    (zs,) = f.free_symbols
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        got = md.lambdify([zs], f)(np.array([1000.0, -1000.0]))
+    with mpmath.workdps(50):
+        _close(got, [-softplus(_f(1000.0)), -softplus(_f(-1000.0))], "log σ(−z)")
