@@ -3,7 +3,7 @@
 The textbook forms a derivation prints — log(1 + eᶻ), log σ(z), 1 − σ(z), exp(z)/(1 + exp(z)) — overflow or
 cancel in float64 where the mathematics is finite (at logits of ±1000, log(1 + e¹⁰⁰⁰) is inf, 1 − σ(40) is 0
 instead of 4·10⁻¹⁸). The rules below rewrite them, bottom-up, into forms whose numpy emitters are stable
-(softplus is ``np.logaddexp(0, z)``, σ is 1/(1 + e^{min(−z, 709)}), logsumexp and softmax are shifted by
+(softplus is ``np.logaddexp(0, z)``, σ is t/(1 + t) with t = e^{min(z, 709)}, logsumexp and softmax are shifted by
 their maximum). Why here and not in the simplifier: the LaTeX and text a paper prints keep the textbook forms
 (d/dz log σ(z) = 1 − σ(z) is the familiar one); only the code that evaluates them changes. The identities
 that are also the canonical textbook form (e^u/(1 + e^u) = σ(u), log softmax z = z − logsumexp z) live in the
