@@ -561,6 +561,18 @@ def add_one_minus_sigmoid(e: Expr) -> Expr:
     return add(apply("sigmoid", negate(s.args[0])), *others)
 
 
+def mul_one_minus_sigmoid(e: Expr) -> Expr:
+    """A ⊙ (1 − σ(u)) = A ⊙ σ(−u) unless σ(u) is a factor of A. A factor of a product takes one form, so that the
+    logistic gradient is −Xᵀ(y ⊙ σ(−y ⊙ Xw)) from log(1 + e^{−u}) and from −log σ(u) alike, while σ′'s textbook
+    σ(u) ⊙ (1 − σ(u)) stays, and so does 1 − σ(u) on its own (d log σ(u)/du)."""
+    bases = {_base_exponent(f)[0] for f in e.args}
+    for i, f in enumerate(e.args):
+        m = one_minus(f, lambda t: is_fn(t, "sigmoid") and t not in bases)
+        if m is not None and not m[1]:
+            return mul(*e.args[:i], apply("sigmoid", negate(m[0].args[0])), *e.args[i + 1:])
+    return e
+
+
 def mul_sign(e: Expr) -> Expr:
     """u ⊙ sign(u) = |u| and sign(u) ⊙ |u|^{∘−1} = u^{∘−1}."""
     for f in e.args:
@@ -673,7 +685,7 @@ IDENTITIES: dict[str, list[Rule]] = {
                matmul_of_ones, matmul_diag_ones, matmul_cancel_inverse],
     "add": [add_drop_zeros, add_ones_as_number, add_one_minus_sigmoid, add_collect, add_common_number, add_common_factor, add_factor, add_sort],
     "mul": [mul_of_zero, mul_numbers, mul_drop_ones, mul_powers, mul_sigmoid, mul_exp_sigmoid, mul_sigmoid_pair,
-            mul_sign, mul_distribute_cancelling, mul_sort],
+            mul_one_minus_sigmoid, mul_sign, mul_distribute_cancelling, mul_sort],
     "power": [power_trivial, power_logistic],
     "apply": [apply_inverse_pair],
 }
