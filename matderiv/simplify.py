@@ -518,6 +518,19 @@ def power_logistic(e: Expr) -> Expr:
     return _as_power(apply("sigmoid", negate(u)), _number_value(-p))  # σ(−u) itself for k = 1, not σ(−u)^{∘1}
 
 
+def mul_one_plus_exp_over_exp(e: Expr) -> Expr:
+    """(1 + e^u) ⊙ (e^u)^{∘−1} = 1 + e^{−u}: (exp(u) + 1)/exp(u) is the logistic loss's 1 + exp(−u) (1 a number,
+    or a ones matrix in unsimplified code)."""
+    for f in e.args:
+        if f.op == "power" and f.params[0] == -1 and is_fn(f.args[0], "exp"):
+            u = f.args[0].args[0]
+            for s in e.args:
+                if s is not f and one_plus(s, "exp", ones=True) == u and s.shape == e.shape:
+                    rest = [a for a in e.args if a is not f and a is not s]
+                    return mul(*rest, add(1, apply("exp", negate(u))))
+    return e
+
+
 def mul_exp_sigmoid(e: Expr) -> Expr:
     """exp(u) ⊙ σ(−u) = σ(u) (e^u/(1 + e^u) = 1/(1 + e^{−u})), also inside a power: exp(u) ⊙ σ(−u)^{∘k} =
     σ(u) ⊙ σ(−u)^{∘(k−1)}. So exp(z)/(1 + exp(z)) is σ(z) and e^{−z}/(1 + e^{−z}) is σ(−z)."""
@@ -684,8 +697,8 @@ IDENTITIES: dict[str, list[Rule]] = {
     "matmul": [matmul_of_zero, matmul_drop_identity, matmul_of_scalars, matmul_pull_scalars, matmul_pull_inner_scalars,
                matmul_of_ones, matmul_diag_ones, matmul_cancel_inverse],
     "add": [add_drop_zeros, add_ones_as_number, add_one_minus_sigmoid, add_collect, add_common_number, add_common_factor, add_factor, add_sort],
-    "mul": [mul_of_zero, mul_numbers, mul_drop_ones, mul_powers, mul_sigmoid, mul_exp_sigmoid, mul_sigmoid_pair,
-            mul_one_minus_sigmoid, mul_sign, mul_distribute_cancelling, mul_sort],
+    "mul": [mul_of_zero, mul_numbers, mul_drop_ones, mul_powers, mul_sigmoid, mul_one_plus_exp_over_exp,
+            mul_exp_sigmoid, mul_sigmoid_pair, mul_one_minus_sigmoid, mul_sign, mul_distribute_cancelling, mul_sort],
     "power": [power_trivial, power_logistic],
     "apply": [apply_inverse_pair],
 }

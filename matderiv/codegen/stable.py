@@ -24,8 +24,8 @@ from ..core.functions import Fn
 from ..core.functions import x as _x
 from ..core.spec import RULES as SPEC_RULES
 from ..ops import add, apply, logsumexp, mul, neg, softmax
-from ..simplify import (bottom_up, do_one, is_fn, mul_exp_sigmoid, mul_numbers, negate, one_minus, one_plus,
-                        power_logistic, power_trivial)
+from ..simplify import (bottom_up, do_one, is_fn, mul_exp_sigmoid, mul_numbers, mul_one_plus_exp_over_exp, negate,
+                        one_minus, one_plus, power_logistic, power_trivial)
 
 Rule = Callable[[Expr], Expr]
 #: sech² u = 1 − tanh² u, which the numpy printer emits as 4t/(1 + t)² with t = e^{−2|u|} (never overflows, and
@@ -113,7 +113,7 @@ def exp_over_sum_exp(e: Expr) -> Expr:
 STABLE: dict[str, list[Rule]] = {
     "apply": [log_one_plus_exp, log_sigmoid, log_sum_exp],
     "add": [one_minus_sigmoid, one_minus_tanh_squared],
-    "mul": [mul_numbers, mul_exp_sigmoid, exp_over_sum_exp],
+    "mul": [mul_numbers, mul_one_plus_exp_over_exp, mul_exp_sigmoid, exp_over_sum_exp],
     "power": [power_trivial, power_logistic],
 }
 

@@ -237,6 +237,7 @@ def _log_sigmoid_ref(us: list[float], k: int = 1) -> Any:
     ("sum(log(sigmoid(z).^2))", 1, 2),   # log σ(z)² = 2 log σ(z)
     ("sum(log(sigmoid(z).^3))", 1, 3),
     ("sum(log((1 - sigmoid(z)).^2))", -1, 2),  # 1 − σ(z) = σ(−z)
+    ("sum(-log((exp(z)+1)./exp(z)))", 1, 1),  # (e^z + 1)/e^z = 1 + e^{−z}: −softplus(−z)
 ])
 def test_spelled_log_sigmoid_is_finite_and_right(text: str, sign: int, k: int) -> None:
     """The new-user findings: at z = [1000, −1000, 0.5, −3] these gave −712.5 (not −1003.5), −709 and −inf."""

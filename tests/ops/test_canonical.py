@@ -37,6 +37,8 @@ LOGISTIC = [
     "-sum(log(sigmoid(y.*(X*w))))",
     "sum(-log(1./(1+exp(-y.*(X*w)))))",
     "sum(-log(vector(1)./(vector(1)+exp(-y.*(X*w)))))",
+    # (e^v + 1)/e^v = 1 + e^{−v}, v = y ⊙ Xw
+    "sum(log((exp(y.*(X*w))+1)./exp(y.*(X*w))))",
 ]
 
 
@@ -100,6 +102,8 @@ def test_equivalent_spellings_simplify_alike(spelling: md.Expr, canonical: md.Ex
      lambda v: -_sig(v) * (1 - _sig(v))),
     (md.sum(md.log(1 + md.exp(z))), md.sum(md.softplus(z)), lambda v: np.sum(np.log1p(np.exp(v))), _sig),
     (md.sum(md.log(md.exp(z) + md.ones(n))), md.sum(md.softplus(z)), lambda v: np.sum(np.log1p(np.exp(v))), _sig),
+    (md.sum(md.log((md.exp(z) + 1) / md.exp(z))), md.sum(md.log(1 + md.exp(-z))),
+     lambda v: np.sum(np.log1p(np.exp(-v))), lambda v: -_sig(-v)),
 ])
 def test_equivalent_spellings_same_derivative(a: md.Expr, b: md.Expr, value, gradient) -> None:
     """One derivative from both spellings, and it is the hand-derived one (σ′ = σ(1 − σ), softplus′ = σ), which
@@ -166,6 +170,7 @@ def test_negation() -> None:
 
 def test_rules_are_named_with_identities() -> None:
     for rule in (S.add_ones_as_number, S.add_one_minus_sigmoid, S.power_logistic, S.mul_exp_sigmoid,
-                 S.mul_sigmoid_pair, S.mul_one_minus_sigmoid, S.mul_distribute_cancelling):
+                 S.mul_sigmoid_pair, S.mul_one_minus_sigmoid, S.mul_one_plus_exp_over_exp,
+                 S.mul_distribute_cancelling):
         assert rule.__doc__ and "=" in rule.__doc__
         assert any(rule in rules for rules in S.IDENTITIES.values())
