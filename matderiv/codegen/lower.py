@@ -536,17 +536,25 @@ class Lowering:
         for s in batch:
             args = tuple(memo[a] for a in s.args)
             rhss.append(args[1] if s.op == "solve" else self.t(args[0]))
+        distinct = list(dict.fromkeys(rhss))  # one column block per right-hand side (cᵀA⁻ᵀ = (A⁻¹c)ᵀ: c once)
+        oriented = self.t(mat) if trans else mat
+        out: dict[Node, Node] = {}
+        if len(distinct) == 1:  # the same system reached twice: one solve, no stacking
+            solved = self.make("solve", (oriented, distinct[0]), (), distinct[0].shape)
+            for s in batch:
+                out[s] = solved if s.op == "solve" else self.t(solved)
+            return out
         width: sympy.Expr = sympy.Integer(0)
-        spans: list[tuple[sympy.Expr, sympy.Expr]] = []
-        for r in rhss:
+        spans: dict[Node, tuple[sympy.Expr, sympy.Expr]] = {}
+        for r in distinct:
             w = ONE if r.kind == "c" else r.shape[1]
-            spans.append((width, w))
+            spans[r] = (width, w)
             width = width + w
         rows = mat.shape[0]
-        stacked = self.make("colstack", tuple(rhss), (), (rows, width))
-        solved = self.make("solve", (self.t(mat) if trans else mat, stacked), (), (rows, width))
-        out: dict[Node, Node] = {}
-        for s, r, (start, w) in zip(batch, rhss, spans):
+        stacked = self.make("colstack", tuple(distinct), (), (rows, width))
+        solved = self.make("solve", (oriented, stacked), (), (rows, width))
+        for s, r in zip(batch, rhss):
+            start, w = spans[r]
             part = self.make("colpart", (solved,), (start, w, r.kind == "c"), r.shape)
             out[s] = part if s.op == "solve" else self.t(part)  # L A⁻¹ = (A⁻ᵀ Lᵀ)ᵀ
         return out

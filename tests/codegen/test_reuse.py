@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -107,6 +108,12 @@ CASES = {
     # A⁻¹(A⁻¹b) needs A⁻¹b first; A⁻¹c joins A⁻¹b: two solves with A
     "chain and one more": ([md.solve(A, md.solve(A, b)), md.solve(A, c)], [A, b, c],
                            lambda: [solve(Av, solve(Av, bv)), solve(Av, cv)], 2, 1),
+    # bᵀA⁻¹c and its gradients −A⁻ᵀbcᵀA⁻ᵀ (Cookbook eq. 61), A⁻¹c, A⁻ᵀb: A⁻¹c is reached as a solve and as
+    # (cᵀA⁻ᵀ)ᵀ, one system: solved once, not stacked twice
+    "one system twice": ([b.T @ md.inv(A) @ c, md.grad(b.T @ md.inv(A) @ c, A), md.grad(b.T @ md.inv(A) @ c, b),
+                          md.grad(b.T @ md.inv(A) @ c, c)], [A, b, c],
+                         lambda: [bv @ solve(Av, cv), -np.outer(solve(Av.T, bv), solve(Av, cv)), solve(Av, cv),
+                                  solve(Av.T, bv)], 2, 1),
     # two matrices whose solves feed each other across: A⁻¹b → B⁻¹(A⁻¹b), B⁻¹c → A⁻¹(B⁻¹c). Batching A's two
     # solves makes B⁻¹(A⁻¹b) wait for B⁻¹c: B's may then not be batched (a cycle): three solves, no deadlock
     "crossed": ([md.solve(B, md.solve(A, b)), md.solve(A, md.solve(B, c))], [A, B, b, c],
@@ -125,6 +132,9 @@ def test_a_matrix_is_factorised_once(name: str) -> None:
     assert imports_of(src) == ["numpy"] and "scipy" not in src
     assert factorisations(src) == default, src
     assert "np.linalg.inv" not in src
+    for stacked in re.findall(r"column_stack\(\((.*?)\)\)", src):  # each right-hand side once
+        parts = [p.strip() for p in stacked.split(",")]
+        assert len(set(parts)) == len(parts) > 1, src
     scipy_src = md.numpy_code(outs, args, lu="scipy")
     assert imports_of(scipy_src) == ["numpy", "scipy.linalg"]
     assert scipy_src.count("lu_factor(") == with_scipy and factorisations(scipy_src) == with_scipy, scipy_src
