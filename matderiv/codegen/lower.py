@@ -2,7 +2,9 @@
 
 :class:`Lowering` turns canonical expressions (:class:`matderiv.codegen.common.Canonical`: one value for V and
 Vᵀ) into :class:`Node` s whose ops are an array library's own: ``dot`` (``@`` on 1-D and 2-D arrays),
-``outer``, ``sumaxis``, ``sumall``, ``solve`` (A⁻¹B) and ``rsolve`` (BA⁻¹), elementwise ops with broadcasting,
+``outer``, ``sumaxis``, ``sumall``, ``solve`` (A⁻¹B) and ``rsolve`` (BA⁻¹) — with ``colstack``/``colpart`` (right-hand
+sides side by side for one solve, and each one's columns of it) or ``lu``/``lusolve`` where solves share a matrix
+(:meth:`Lowering.reuse`) —, elementwise ops with broadcasting,
 views (``T``, ``bcast``, ``vec``, ``full``) and leaves (``arg``, ``num``, ``dim``, ``fill``, ``eye``). Matrix
 chains are ordered by the classic dynamic programme; diag(v) factors become broadcast products, never an n×n
 matrix; ones factors become sums or broadcasts; inverses followed or preceded by a factor become solves. Every
