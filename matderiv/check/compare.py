@@ -262,9 +262,10 @@ Noise = Callable[[int, np.ndarray], float]
 
 
 def tolerance(g: np.ndarray, d: np.ndarray, noise: float, num: Numeric, rho: float = U) -> float:
-    """C_NOISE·noise + C_FLOOR·max(u, ρ)·Σ|G∘D| + C_REF·err: ρ is the relative float64 round-off of φ itself (where
-    φ loses digits to cancellation, as 1 − σ(t) for large t, a gradient computed the same way loses as many)."""
-    floor = max(U, rho) * float(np.sum(np.abs(np.asarray(g, dtype=float) * d)))
+    """C_NOISE·noise + C_FLOOR·max(u, ρ)·max(Σ|G∘D|, |∂φ[D]|) + C_REF·err: ρ is the relative float64 round-off of φ
+    itself (where φ loses digits to cancellation, as 1 − σ(t) for large t, a gradient computed the same way loses as
+    many, down to a gradient rounded to 0: hence the numeric value in the scale)."""
+    floor = max(U, rho) * max(float(np.sum(np.abs(np.asarray(g, dtype=float) * d))), abs(_f(num.central)))
     return C_NOISE * noise + C_FLOOR * floor + C_REF * num.err
 
 

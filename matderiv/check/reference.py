@@ -80,6 +80,17 @@ def to_mp(a: np.ndarray) -> np.ndarray:
     return out
 
 
+def worst_digits(errors: Sequence[tuple[float, float, float]], zero: float, cap: float) -> float:
+    """min over (err, |value|, zero_k) of −log₁₀(err / max(|value|, zero_k, zero)), in [.., cap]."""
+    worst = 0.0
+    for err, value, zero_k in errors:
+        scale = max(value, zero_k, zero)
+        worst = max(worst, err / scale if scale > 0 else (0.0 if err == 0 else math.inf))
+    if worst <= 0:
+        return cap
+    return round(min(cap, -math.log10(worst)), 1) if math.isfinite(worst) else 0.0
+
+
 def dot_exact(g: np.ndarray, d: np.ndarray) -> Any:
     """Σ gᵢ dᵢ of two float64 arrays as an mpf, exact up to 10^−(mp.dps) (products of floats need 106 bits)."""
     gs, ds = np.asarray(g, dtype=float).ravel(), np.asarray(d, dtype=float).ravel()
@@ -109,7 +120,7 @@ class MpmathReference:
         self._base: dict[int, tuple[list[np.ndarray], Any]] = {}
         self._sane: set[tuple[int, bytes]] = set()
         self.value_digits: float | None = None  # digits to which φ(x) agrees between dps and dps + 20
-        self.worst_rel_err = 0.0  # the largest relative error estimate seen (for "good for N digits")
+        self.errors: list[tuple[float, float, float]] = []  # (error estimate, |value|, zero scale) per direction
 
     def _eval(self, vals: list[np.ndarray], where: str = "at the point") -> Any:
         self.evals += 1
@@ -167,19 +178,28 @@ class MpmathReference:
     def directional(self, i: int, d: np.ndarray, one_sided: bool = True, sanity: bool = True) -> Numeric:
         """∂φ[D] of input ``i``; with verify and ``sanity`` (a direction of the check, not a bisection block) the
         step check of :meth:`_sanity` runs first."""
-        central, left, right, noise, _ = self._quotients(self.levels[0], i, d)
+        central, left, right, noise, (fp, fm, _) = self._quotients(self.levels[0], i, d)
         if self.verify and sanity:
             self._sanity(i, d, central)
-        err = _mag(noise) + _mag(right - left) * 10.0 ** -(self.dps + 5)  # rounding + an O(h²) truncation proxy
+        gap = _mag(right - left)
+        trunc = gap * 10.0 ** -(self.dps + 5)  # an O(h²) truncation proxy: h·(right − left) = h²·φ''
         # at a smooth point the one-sided values differ by h·φ'' (h = 10^-(dps+5)); a kink makes them differ by
         # O(1): half the digits tell the two apart with room on both sides
         err_one = _mag(noise) + 10.0 ** -(self.dps / 2) * max(_mag(left), _mag(right))
+        if gap > 10 * err_one:
+            # a kink, or a stationary point where the one-sided values are ±h·φ'' themselves: a kink's jump does
+            # not depend on the step, curvature's grows with it; and the truncation, c(10h) − c(h) ≈ 99·c₃h²
+            c10, l10, r10, _, _ = self._quotients(self.levels[0], i, d, mpmath.mpf(10) ** -(self.dps + 4))
+            if _mag(r10 - l10) > 5 * gap:
+                err_one += gap
+            trunc = _mag(c10 - central) / 99
+        err = _mag(noise) + trunc
         if self.verify:
             c2, l2, r2, _, _ = self._quotients(self.levels[1], i, d)
             err += _mag(central - c2)
             err_one += max(_mag(left - l2), _mag(right - r2))
-        zero = ZERO * self.magnitude
-        self.worst_rel_err = max(self.worst_rel_err, err / max(_mag(central), zero, 1e-300))
+        zero = ZERO * max(self.magnitude, _mag(fp), _mag(fm))
+        self.errors.append((err, _mag(central), zero))
         return Numeric(central=central, err=err, left=left, right=right, err_one=err_one, evals=self.evals,
                        zero=zero)
 
@@ -214,9 +234,9 @@ class MpmathReference:
                 f"step 1e-{self.dps + 5}{v})")
 
     def digits(self) -> float:
-        if self.worst_rel_err <= 0:
-            return float(self.dps)
-        return round(min(float(self.dps), -math.log10(self.worst_rel_err)), 1)
+        """The digits the reference is good for: the worst over the directions of −log₁₀(err / max(|∂φ[D]|, zero)),
+        zero = ZERO × the scale of φ (known best at the end: the round-off measured along every direction)."""
+        return worst_digits(self.errors, ZERO * self.magnitude, float(self.dps))
 
 
 class Float64Reference:
@@ -233,10 +253,11 @@ class Float64Reference:
         self.phi, self.x0, self.what = phi, [np.asarray(v, dtype=float) for v in x0], what
         self.names = list(names) if names is not None else [f"input {k}" for k in range(len(self.x0))]
         self.evals = 0
-        self.worst_rel_err = 0.0
+        self.errors: list[tuple[float, float, float]] = []  # (error estimate, |value|, zero scale) per direction
         self.resolution = 0.0  # the largest round-off of φ seen (absolute; see _resolution)
         self._f0: float | None = None
         self.mag0 = 0.0
+        self.seen = 0.0  # the largest |φ| (or rounding magnitude) evaluated, steps of up to 2^-6 along D included
 
     def _eval(self, vals: list[np.ndarray]) -> float:
         """φ's value; ``phi`` may return (value, the magnitude its rounding scales with)."""
@@ -244,6 +265,8 @@ class Float64Reference:
         v = self.phi(vals)
         value, mag = (v if isinstance(v, tuple) else (v, abs(float(v))))
         self.last_mag = max(float(mag), abs(float(value)))
+        if math.isfinite(self.last_mag):
+            self.seen = max(self.seen, self.last_mag)
         return float(value)
 
     def start(self) -> None:
@@ -254,8 +277,9 @@ class Float64Reference:
 
     @property
     def magnitude(self) -> float:
-        """The scale of φ: |φ(x)|, the magnitude its rounding scales with, and its measured round-off over u."""
-        return max(abs(self._f0 or 0.0), self.mag0, self.resolution / U)
+        """The scale of φ: |φ(x)|, the magnitude its rounding scales with, its measured round-off over u, and the
+        largest |φ| seen within the steps (where φ(x) = 0)."""
+        return max(abs(self._f0 or 0.0), self.mag0, self.resolution / U, self.seen)
 
     def _at(self, i: int, d: np.ndarray, t: float) -> float:
         xs = list(self.x0)
@@ -355,7 +379,7 @@ class Float64Reference:
             r, er, _, _ = self._ridders(i, d, +1)
             l, el, _, _ = self._ridders(i, d, -1)
             out.left, out.right, out.err_one = l, r, max(er, el)
-        self.worst_rel_err = max(self.worst_rel_err, e / max(abs(c), out.zero, 1e-300))
+        self.errors.append((e, abs(c), out.zero))
         out.evals = self.evals
         return out
 
@@ -368,6 +392,5 @@ class Float64Reference:
                 f"{self.what} measured along each direction)")
 
     def digits(self) -> float:
-        if self.worst_rel_err <= 0:
-            return 15.9
-        return round(min(15.9, -math.log10(self.worst_rel_err)), 1)
+        """As :meth:`MpmathReference.digits`, at most 15.9."""
+        return worst_digits(self.errors, ZERO * self.magnitude, 15.9)
