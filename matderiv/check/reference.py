@@ -277,9 +277,10 @@ class Float64Reference:
 
     @property
     def magnitude(self) -> float:
-        """The scale of φ: |φ(x)|, the magnitude its rounding scales with, its measured round-off over u, and the
-        largest |φ| seen within the steps (where φ(x) = 0)."""
-        return max(abs(self._f0 or 0.0), self.mag0, self.resolution / U, self.seen)
+        """The scale of φ: |φ(x)|, the magnitude its rounding scales with, and the largest |φ| seen within the steps
+        (where φ(x) = 0). Not its measured round-off over u: a φ computed in float32 has that much round-off
+        without being that large."""
+        return max(abs(self._f0 or 0.0), self.mag0, self.seen)
 
     def _at(self, i: int, d: np.ndarray, t: float) -> float:
         xs = list(self.x0)
