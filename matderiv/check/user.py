@@ -80,10 +80,10 @@ def caller(fn: Callable[..., Any], names: Sequence[str], args: Sequence[str] | N
         named = [p.name for p in params if p.kind != p.POSITIONAL_ONLY]
         body = named[:len(named) - extra] if extra else named
         if body and all(n in names for n in body) and len(params) - extra == len(body):
-            keys = body
+            keys, seed_keys = body, named[len(body):]  # every parameter by keyword (a partial's may be keyword-only)
 
             def by_name(vals: Mapping[str, Any], rest: tuple[Any, ...]) -> Any:
-                return fn(*[vals[k] for k in keys], *rest)
+                return fn(**{k: vals[k] for k in keys}, **dict(zip(seed_keys, rest)))
             return by_name
         if len(names) == 1:
             order = list(names)
