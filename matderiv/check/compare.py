@@ -3,14 +3,19 @@
 For a variable W with analytic gradient G (float64, the user's) and a direction D, the analytic directional
 derivative ⟨G, D⟩ is summed exactly (mpmath) and compared with the reference's ∂φ[D]. The tolerance is
 
-    tol = C_NOISE · noise(D) + C_FLOOR · u · Σ|Gᵢⱼ Dᵢⱼ| + C_REF · err_ref(D)
+    tol = C_NOISE · noise(D) + C_FLOOR · max(u, ρ) · max(Σ|Gᵢⱼ Dᵢⱼ|, |∂φ[D]|) + C_REF · err_ref(D)
 
 * noise(D): the float64 round-off of the user's computation, measured, not assumed: second differences of the
   user's gradient under input moves of ±2⁻⁴⁰, which cancel the true change and re-draw every rounding error
   (:func:`matderiv.check.user.measure_noise`; it grows with the size and the conditioning of the problem);
 * u · Σ|Gᵢⱼ Dᵢⱼ|: the rounding of each stored entry, for a computation so exact that the perturbation does not
-  move it;
-* err_ref: the reference's own error estimate (tiny for mpmath; Ridders' estimate for float64).
+  move it; ρ > u where φ itself loses digits in float64 (its relative float64 error, as 1 − σ(t) for t ≥ 25);
+* err_ref: the reference's own error estimate (tiny for mpmath; Ridders' estimate for float64, never below φ's
+  measured round-off over the step).
+
+Relative errors and digits are taken against max(|∂φ[D]|, 10⁻⁴·|φ|): a zero gradient is 0 ± round-off, not 0
+digits. A report is inconclusive (falsy) when the function is not deterministic, when the reference is good to
+fewer than 6 digits, or when φ did not move in float64 along a direction whose analytic derivative is not 0.
 
 Each direction is classified from the one-sided values: **smooth** (they agree; the check is the central
 value), **kink** (they differ, and ⟨G, D⟩ lies between them, as relu or abs at 0 — reported, a failure only

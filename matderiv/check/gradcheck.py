@@ -9,9 +9,12 @@ scalar output gets the seed 1), so one check covers the whole Jacobian with prob
 The analytic side is ``grad`` when given — a function of the inputs returning the gradient(s) (for a
 matrix-valued output, ``grad(*inputs, *seeds)`` returning the VJP(s)), or the arrays themselves — else torch's
 own autograd. The reference: a probe calls ``func`` on numpy object arrays of mpmath numbers; when it computes
-with them, mpmath central and one-sided differences at ``dps`` digits, checked against dps + 20 (a function
-that ignores the working precision is detected and the check falls back); otherwise float64 differences
-extrapolated by Ridders' method, with their error estimate. The report says which reference was used and how
+with them (inputs of at most 20 000 entries, an evaluation under 0.5 s), mpmath central and one-sided differences
+at ``dps`` digits, checked against dps + 20 and, along each direction, against steps of 1e-8 (a function that
+ignores the working precision, wholly or in part, is detected and the check falls back); otherwise float64
+differences extrapolated by Ridders' method, each entry's step scaled by the entry, with their error estimate
+(never below φ's measured round-off). φ and the gradient are evaluated twice at the point: a function that is not
+deterministic (torch Dropout in training mode) makes the report inconclusive. The report says which reference was used and how
 many digits it is good for, and is truthy when the check passes.
 
 torch is imported only when a torch tensor or module is given.
