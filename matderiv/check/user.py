@@ -24,12 +24,13 @@ FAR = 2.0 ** -40  # relative input moves whose second differences measure the us
 # ill-conditioned point's curvature, O(δ²κ²), stays below the round-off it is to measure)
 FAR32 = 2.0 ** -16  # the same for a float32 gradient (its inputs round to float32: smaller moves would not move it)
 U32 = 2.0 ** -24
+RHO_MIN = 2.0 ** -40  # φ's relative float64 error counts beyond this: below, the moves of FAR re-draw the rounding
 FLOAT32_NOTE = "the gradient is float32: at best ~7 digits (the tolerance is float32's)"
 PERTURB = 4 * U  # the small moves used where the gradient jumps within FAR
 JUMP = 1e-8  # second differences beyond this fraction of Σ|G∘D| mean a jump, not round-off
 N_PERTURB = 8  # pairs: the largest of 8 second differences is rarely below a fifth of the actual error
 N_NEAR = 3
-TOLERANCE_TEXT = ("5 × the float64 round-off of the analytic side, measured by second differences of it under input "
+TOLERANCE_TEXT = ("5 × the float64 round-off of the analytic side, measured by second differences of it under unequal input "
                   "moves of ±2^-40 (the largest of 8 pairs), + 16·max(u, ρ)·Σ|G∘D| (ρ: the function's own relative float64 "
                   "round-off) + 10 × the reference's error estimate")
 
@@ -114,8 +115,10 @@ def measure_noise(grads_at: Callable[[list[np.ndarray]], list[np.ndarray]], base
                   far: float = FAR) -> Callable[[int, np.ndarray], float]:
     """noise(w, D): the float64 round-off of ⟨G, D⟩ in the user's computation, measured.
 
-    Second differences ⟨(G(x+δ) + G(x−δ))/2 − G(x), D⟩ with every input entry moved by a relative δ = ±``far``
-    (2⁻⁴⁰; 2⁻¹⁶ for a float32 gradient): the true change of the gradient is linear in δ and cancels, its curvature
+    Second differences ⟨(b·G(x+aδ) + a·G(x−bδ))/(a+b) − G(x), D⟩ with every input entry moved by a relative δ =
+    ``far`` (2⁻⁴⁰; 2⁻¹⁶ for a float32 gradient) times a, b random in [0.5, 1.5] (unequal: a rounding error linear
+    in the input between two wraps would cancel in a symmetric difference): the true change of the gradient is
+    linear in δ and cancels, its curvature
     term is O(δ²) ≈ 1e-24, and what remains is the round-off of three evaluations wherever a move of 1e-12 changes
     an intermediate beyond its last bit. It does not where the rounding is systematic and coarse: 1 − σ(t) near
     σ = 1 moves in steps of 1.1e-16, which a move of 1e-12 does not cross, so the three evaluations round alike and
@@ -126,9 +129,12 @@ def measure_noise(grads_at: Callable[[list[np.ndarray]], list[np.ndarray]], base
     far_: list[list[np.ndarray]] = [[] for _ in wrt]
     for _ in range(N_PERTURB):
         signs = [gen.choice([-1.0, 1.0], np.shape(x)) for x in xs]
-        plus, minus = grads_at(_moved(xs, far, signs)), grads_at(_moved(xs, -far, signs))
+        a, b = gen.uniform(0.5, 1.5, 2)  # unequal moves: a rounding error linear in the input (the sawtooth of
+        # round(y) − y between two wraps) cancels in a symmetric second difference, not in this one
+        plus, minus = grads_at(_moved(xs, a * far, signs)), grads_at(_moved(xs, -b * far, signs))
         for j, g0 in enumerate(base):
-            far_[j].append((np.asarray(plus[j], dtype=float) + np.asarray(minus[j], dtype=float)) / 2 - g0)
+            far_[j].append((b * np.asarray(plus[j], dtype=float) + a * np.asarray(minus[j], dtype=float)) / (a + b)
+                           - g0)
     near: list[list[np.ndarray]] = []
     pos = {w: j for j, w in enumerate(wrt)}
 
@@ -167,14 +173,17 @@ def noise_from_reference(reference: MpmathReference, names: Sequence[str], value
 def relative_roundoff(phi64: Callable[[list[np.ndarray]], float] | None, phi_mp: Callable[[list[np.ndarray]], Any],
                       xs: Sequence[np.ndarray], gen: np.random.Generator) -> float:
     """ρ: the relative float64 error of φ (its numpy code against mpmath at 30 digits), the largest at x and at two
-    points moved by a relative 2⁻²⁰ (a single point may round luckily). u when φ has no numpy code."""
+    points moved by a relative 2⁻⁶ at most (a single point may round luckily); u when φ has no numpy code, or when
+    ρ ≤ 2⁻⁴⁰ (such round-off the moves of :func:`measure_noise` re-draw)."""
     if phi64 is None:
         return U
     import mpmath
 
     from .reference import to_mp
     rho = U
-    points = [list(xs)] + [_moved(xs, 2.0 ** -20, [gen.choice([-1.0, 1.0], np.shape(x)) for x in xs]) for _ in range(2)]
+    # the moved points: a relative 2⁻⁶·U(−1, 1) per entry re-draws every rounding (a move of 2⁻²⁰ would leave
+    # 1 + e^−31 on the same float); their exact values are computed, so the size of the move costs nothing
+    points = [list(xs)] + [_moved(xs, 2.0 ** -6, [gen.uniform(-1.0, 1.0, np.shape(x)) for x in xs]) for _ in range(2)]
     for p in points:
         try:
             v64 = float(phi64(p))
@@ -186,7 +195,7 @@ def relative_roundoff(phi64: Callable[[list[np.ndarray]], float] | None, phi_mp:
         except Exception:  # φ's numpy code failed here: no estimate from this point
             continue
         rho = max(rho, min(1.0, err / size) if size else (1.0 if err else U))
-    return rho
+    return rho if rho > RHO_MIN else U
 
 
 def check_values(title: str, phi_mp: Callable[[list[np.ndarray]], Any], names: list[str], nat: dict[str, np.ndarray],
