@@ -121,11 +121,14 @@ def _sigmoid_tail_grad(x: np.ndarray) -> np.ndarray:
     return -s * (1 - s)  # right, and as cancelled as f = 1 − s
 
 
-@pytest.mark.parametrize("x0", [25.0, 30.0, 35.0, 40.0])
+@pytest.mark.parametrize("x0", [7.0, 15.0, 25.0, 30.0, 35.0, 40.0])
 def test_one_minus_sigmoid_at_large_x_with_the_right_gradient_does_not_fail(x0: float) -> None:
     x = md.scalar("x")
     f = 1 - 1 / (1 + md.exp(-x))
     assert md.check(f, x, grad=_sigmoid_tail_grad, at={"x": x0})
+    v = md.vector("v", 4)  # four terms: their errors average in f's, not in the gradient's entries
+    at = {"v": [x0, x0 + 0.3, x0 + 0.6, x0 + 0.9]}
+    assert all(md.check(md.sum(1 - 1 / (1 + md.exp(-v))), v, grad=_sigmoid_tail_grad, at=at, rng=k) for k in range(3))
     if x0 <= 30:  # where f has digits left, a wrong sign still fails
         assert not md.check(f, x, grad=lambda x: -_sigmoid_tail_grad(x), at={"x": x0})
 
