@@ -190,8 +190,9 @@ def relative_roundoff(phi64: Callable[[list[np.ndarray]], float] | None, phi_mp:
             with mpmath.workdps(30):
                 exact = phi_mp([to_mp(x) for x in p])
                 exact = exact.reshape(-1)[0] if isinstance(exact, np.ndarray) else exact
-                err = float(abs(mpmath.mpf(v64) - exact)) if np.isfinite(v64) else float("inf")
-                size = float(abs(exact))
+                if not (np.isfinite(v64) and isinstance(exact, mpmath.mpf) and mpmath.isfinite(exact)):
+                    continue  # outside the domain there (a moved point): no estimate from it
+                err, size = float(abs(mpmath.mpf(v64) - exact)), float(abs(exact))
         except Exception:  # φ's numpy code failed here: no estimate from this point
             continue
         rho = max(rho, min(1.0, err / size) if size else (1.0 if err else U))
