@@ -12,7 +12,7 @@ own autograd. The reference: a probe calls ``func`` on numpy object arrays of mp
 with them (inputs of at most 20 000 entries, an evaluation under 0.5 s), mpmath central and one-sided differences
 at ``dps`` digits, checked against dps + 20 and, along each direction, against steps of 1e-8 (a function that
 ignores the working precision, wholly or in part, is detected and the check falls back); otherwise float64
-differences extrapolated by Ridders' method, each entry's step scaled by the entry, with their error estimate
+differences extrapolated by Ridders' method (each entry's step scaled by the entry in a badly scaled input), with their error estimate
 (never below φ's measured round-off). φ and the gradient are evaluated twice at the point: a function that is not
 deterministic (torch Dropout in training mode) makes the report inconclusive. The report says which reference was used and how
 many digits it is good for, and is truthy when the check passes.

@@ -31,15 +31,19 @@ ZERO = 1e-4  # relative measures (digits, the reference's digits) use max(|∂φ
 SANITY_STEPS = ("1e-8", "2e-8")  # the mpmath reference's steps far above float64's resolution (the sanity check)
 
 
+SPREAD = 1e6  # an array whose nonzero magnitudes span more than this is badly scaled: each entry gets its own step
+
+
 def entry_scales(x: np.ndarray, per_entry: bool) -> np.ndarray:
-    """The scale of each entry of a direction: max(1, max|x|) for every entry, or (``per_entry``) |xᵢ| itself
-    (a zero entry takes the smallest nonzero |xⱼ|, 1 when all are zero), so that entries of 1e-8 next to 1e8
-    each move by a fraction of themselves."""
+    """The scale of each entry of a direction: max(1, max|x|) for every entry — or, with ``per_entry`` and a badly
+    scaled x (nonzero magnitudes spanning more than SPREAD), |xᵢ| itself (a zero entry takes the smallest nonzero
+    |xⱼ|), so that entries of 1e-8 next to 1e8 each move by a fraction of themselves. A well-scaled x keeps the
+    array-wide scale: every entry weighs alike in ⟨G, D⟩, and a single wrong entry shows best."""
     a = np.abs(np.asarray(x, dtype=float))
-    if not per_entry:
-        return np.full(a.shape, max([1.0] + a.ravel().tolist()))
     nz = a[a > 0]
-    return np.where(a > 0, a, float(nz.min()) if nz.size else 1.0)
+    if not per_entry or not nz.size or float(nz.max()) <= SPREAD * float(nz.min()):
+        return np.full(a.shape, max([1.0] + a.ravel().tolist()))
+    return np.where(a > 0, a, float(nz.min()))
 
 
 def random_direction(x: np.ndarray, gen: np.random.Generator, per_entry: bool = False) -> np.ndarray:
