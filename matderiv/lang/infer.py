@@ -231,7 +231,7 @@ def infer(src: _Source, decls: dict[str, _Decl], fns: dict[str, Fn], root: _Node
     greek = [n for n in dict.fromkeys(x.value for x in _postorder(root) if x.kind == "name")
              if n not in decls and n not in fns and n not in inferred and default_kind(n) == "scalar"]
     if 0 < len(greek) <= _MAX_REPAIR:
-        span = getattr(error, "span", "")
+        span = error.span or ""
         for size in (1, 2):
             fits = []
             for names in combinations(greek, size):
@@ -248,7 +248,7 @@ def infer(src: _Source, decls: dict[str, _Decl], fns: dict[str, Fn], root: _Node
 
 
 def _attempt(src: _Source, decls: dict[str, _Decl], fns: dict[str, Fn], root: _Node,
-             inferred: dict[str, str]) -> tuple[_Checker, MatderivError | None]:
+             inferred: dict[str, str]) -> tuple[_Checker, ShapeError | None]:
     """Inference with the Greek names of ``inferred`` as vectors (and those rule 1 adds to it): the checker, and
     the shape error that stopped it, if any."""
     while True:
@@ -333,11 +333,11 @@ class _Checker:
         r, c = self.final_shape(n)
         return f"'{self.src.text[n.start:n.end]}' ({dim_text(r)}×{dim_text(c)})"
 
-    def fail(self, message: str, n: _Node) -> MatderivError:
+    def fail(self, message: str, n: _Node) -> ShapeError:
         """A located ShapeError at ``n``, naming the names in ``n`` whose kinds a default decided."""
         names = [x.value for x in _postorder(n) if x.kind == "name"]
         exc = self.src.located(ShapeError, message + defaults_note(self.kinds, names), n.pos)
-        exc.span = self.src.text[n.start:n.end]  # type: ignore[attr-defined]
+        exc.span = self.src.text[n.start:n.end]
         return exc
 
     def defaulted_scalar(self, name: str) -> bool:

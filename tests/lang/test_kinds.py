@@ -190,3 +190,15 @@ def test_matrixcalculus_org_examples_keep_their_kinds(text: str) -> None:
     assert all(k.source == "default" for k in kinds.values())
     assert all(k.kind == ("scalar" if n == "lambda" else "matrix" if n[0].isupper() else "vector")
                for n, k in kinds.items())
+
+
+# ---- the failing operation's text is a typed attribute of ShapeError (review finding G) ----------------------------
+def test_shape_error_span_is_a_declared_attribute() -> None:
+    """ShapeError declares ``span`` (None unless the text language located the error); md.parse sets it to the text
+    of the failing operation, and the message is the one the language always gave."""
+    assert md.ShapeError("plain").span is None
+    assert "span" in md.ShapeError.__annotations__
+    with pytest.raises(md.ShapeError) as info:
+        md.parse("a'*b + x*y")
+    assert info.value.span == "x*y"
+    assert str(info.value).startswith("cannot multiply 'x' (m×1) @ 'y' (k×1): 1 ≠ k (for two vectors,")
