@@ -5,6 +5,7 @@ A function's shape is its op's own rule (:data:`matderiv.core.spec.FUNCTIONS`), 
 :class:`_Algebra`; the language adds only its operators' semantics (a 1×1 operand scales)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Callable, Iterator, Union
@@ -333,9 +334,10 @@ class _Checker:
         r, c = self.final_shape(n)
         return f"'{self.src.text[n.start:n.end]}' ({dim_text(r)}×{dim_text(c)})"
 
-    def fail(self, message: str, n: _Node) -> ShapeError:
-        """A located ShapeError at ``n``, naming the names in ``n`` whose kinds a default decided."""
-        names = [x.value for x in _postorder(n) if x.kind == "name"]
+    def fail(self, message: str, n: _Node, kinds: bool = True) -> ShapeError:
+        """A located ShapeError at ``n``; when a kind may be the cause (``kinds``: the operands' shapes clash), it
+        names the names in ``n`` whose kinds were not declared."""
+        names = [x.value for x in _postorder(n) if x.kind == "name"] if kinds else []
         exc = self.src.located(ShapeError, message + defaults_note(self.kinds, names), n.pos)
         exc.span = self.src.text[n.start:n.end]
         return exc
@@ -478,9 +480,9 @@ class _Checker:
         k = b.value if b.kind == "num" else None
         if k is None or not float(k).is_integer():
             raise self.fail(f"'^' of the matrix {self.show(a)} needs a whole-number exponent (a matrix power); "
-                            "use '.^' for the elementwise power", n)
+                            "use '.^' for the elementwise power", n, kinds=False)
         if abs(k) > _MAX_MATRIX_POWER:
-            raise self.fail(f"the matrix power {int(k)} is too large (at most {_MAX_MATRIX_POWER})", n)
+            raise self.fail(f"the matrix power {int(k)} is too large (at most {_MAX_MATRIX_POWER})", n, kinds=False)
         if not self.dims.unify_all([(ar, ac)]):
             raise self.fail(f"'^' needs a square matrix or a scalar, but {self.show(a)} is neither; "
                             "use '.^' for the elementwise power", n)
@@ -507,8 +509,9 @@ class _Checker:
         self.how[n] = (f, params)
         try:
             return f.shape(self.algebra, tuple(self.shape[a] for a in args), params)  # type: ignore[no-any-return]
-        except ShapeFailure as exc:
-            raise self.fail(exc.message.format(*map(self.show, args), op=f.name), n) from None
+        except ShapeFailure as exc:  # a kind may be the cause when the rule names an operand ({0}), not a parameter
+            raise self.fail(exc.message.format(*map(self.show, args), op=f.name), n,
+                            kinds=re.search(r"\{\d+\}", exc.message) is not None) from None
 
     def param(self, f: LangFunction, i: int, a: _Node) -> int:
         """A parameter of ``f``: a whole-number literal (``sum(X, 1)``)."""

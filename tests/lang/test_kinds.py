@@ -202,3 +202,30 @@ def test_shape_error_span_is_a_declared_attribute() -> None:
         md.parse("a'*b + x*y")
     assert info.value.span == "x*y"
     assert str(info.value).startswith("cannot multiply 'x' (m×1) @ 'y' (k×1): 1 ≠ k (for two vectors,")
+
+
+# ---- the kinds tail only where a kind may be the cause (review finding I) ------------------------------------------
+@pytest.mark.parametrize("text,message", [
+    ("X^1000", "the matrix power 1000 is too large (at most 100) (column 2)"),
+    ("X^2.5", "'^' of the matrix 'X' (n×m) needs a whole-number exponent (a matrix power); use '.^' for the "
+              "elementwise power (column 2)"),
+    ("sum(softmax(X,2))", "softmax: axis must be 0 or 1, got 2 (column 5)"),
+    ("sum(X, 3)", "sum: axis must be 0 or 1, got 3 (column 1)"),
+])
+def test_errors_no_kind_causes_have_no_kinds_tail(text: str, message: str) -> None:
+    with pytest.raises(md.ShapeError) as info:
+        md.parse(text)
+    assert str(info.value).splitlines()[0] == message
+
+
+@pytest.mark.parametrize("text,tail", [
+    ("softmax(X)", "X matrix (upper-case names)"),                  # X declared a vector would fit
+    ("x^2", "x vector (lower-case names)"),                          # x a scalar would fit
+    ("x/y", "x vector (lower-case names), y vector (lower-case names)"),
+    ("sum(x, 1)", "x vector (lower-case names)"),                    # a vector has one axis: a matrix would fit
+    ("X ./ y", "X matrix (upper-case names), y vector (lower-case names)"),
+])
+def test_shape_clashes_keep_the_kinds_tail(text: str, tail: str) -> None:
+    with pytest.raises(md.ShapeError) as info:
+        md.parse(text)
+    assert f"— kinds not declared: {tail}; to change one, declare it:" in str(info.value)
