@@ -219,9 +219,12 @@ def infer(src: _Source, decls: dict[str, _Decl], fns: dict[str, Fn], root: _Node
     """The checker that inferred every node of ``root``, Greek names' kinds inferred from use where it is
     unambiguous (docs/language.md, "Kinds inferred from use"):
 
-    1. a Greek name transposed (``alpha'``), or added to or subtracted from a vector (``x - mu``), possibly scaled
-       by a number or negated, is a vector;
-    2. when the shapes conflict and exactly one smallest set of Greek names (one name, else two) makes them fit as
+    1. a Greek name transposed (``alpha'``), or a row times it (``x'*theta``; not ``x'*lambda*y``, λxᵀy), is a
+       vector;
+    2. a Greek name added to or subtracted from a vector (possibly scaled by a number or negated) is a vector where
+       that sum is used as a vector: normed (``norm2(x - mu)``), transposed (``(x - mu)'``) or a factor of a
+       product (``A*(x - mu)``); elsewhere (``sum(log(x + epsilon))``, ``x - mu``) it is the scalar offset;
+    3. when the shapes conflict and exactly one smallest set of Greek names (one name, else two) makes them fit as
        vectors, those names are vectors (``norm2(y - X*beta)^2``); otherwise the conflict is the error, naming the
        names whose kinds were defaulted.
     """
@@ -250,7 +253,7 @@ def infer(src: _Source, decls: dict[str, _Decl], fns: dict[str, Fn], root: _Node
 
 def _attempt(src: _Source, decls: dict[str, _Decl], fns: dict[str, Fn], root: _Node,
              inferred: dict[str, str]) -> tuple[_Checker, ShapeError | None]:
-    """Inference with the Greek names of ``inferred`` as vectors (and those rule 1 adds to it): the checker, and
+    """Inference with the Greek names of ``inferred`` as vectors (and those rules 1 and 2 add to it): the checker, and
     the shape error that stopped it, if any."""
     while True:
         checker = _Checker(src, decls, fns, inferred)
@@ -291,6 +294,7 @@ class _Checker:
         self.algebra = _Algebra(self)
         self.shape: dict[_Node, Shape2] = {}
         self.how: dict[_Node, Any] = {}
+        self.parent: dict[_Node, _Node] = {}
         self.symbols: dict[str, tuple[Term, Term, bool]] = {}
         self.taken: set[str] = set()
         for d in decls.values():
@@ -359,6 +363,62 @@ class _Checker:
                 break
         return n.value if n.kind == "name" and self.defaulted_scalar(n.value) else None
 
+    @staticmethod
+    def unscaled(n: _Node, sign: int = 1) -> tuple[_Node, int]:
+        """``n`` without negation and scaling by a number, and the sign the negations give."""
+        while True:
+            if n.kind == "neg":
+                n, sign = n.args[0], -sign
+            elif n.kind == "bin" and n.value in ("*", "/") and n.args[1].kind == "num":
+                n = n.args[0]
+            elif n.kind == "bin" and n.value == "*" and n.args[0].kind == "num":
+                n = n.args[1]
+            else:
+                return n, sign
+
+    def terms(self, n: _Node, sign: int = 1) -> Iterator[tuple[_Node, int]]:
+        """The terms of the sum ``n`` (through nested sums, negation and scaling by numbers), with their signs."""
+        n, sign = self.unscaled(n, sign)
+        if n.kind == "bin" and n.value in ("+", "-"):
+            yield from self.terms(n.args[0], sign)
+            yield from self.terms(n.args[1], -sign if n.value == "-" else sign)
+        else:
+            yield n, sign
+
+    def row_times_greek(self, n: _Node) -> None:
+        """At the product ``n``: a row times a Greek name, a scalar by default (``x'*theta``, ``x'*A*theta``), is a
+        product with a vector, unless that product is multiplied on by a vector or a matrix (``x'*lambda*y`` is
+        λxᵀy). So a left factor of a product is decided at the product, once its right factor is known (a scalar
+        there, ``x'*theta*2``, leaves the row times the name)."""
+        up = self.parent.get(n)
+        if up is not None and up.kind == "bin" and up.value in ("*", "@") and up.args[0] is n:
+            return  # decided at `up`
+        chain, m = [], n  # the products by scalars that end at n: x'*theta*2 is [(x'*theta)*2, x'*theta]
+        while m.kind == "bin" and m.value in ("*", "@") and self.scalar(m.args[1]):
+            chain.append(m)
+            m = m.args[0]
+        for m in reversed(chain):  # the first product read decides: x'*theta*lambda makes theta the vector
+            a, b = m.args
+            greek = self.greek_operand(b)
+            if m.value == "*" and greek is not None and not self.scalar(a) and self.dims.is_one(self.shape[a][0]):
+                raise _Retry(greek, f"a row times it in `{self.src.text[m.start:m.end]}`")
+
+    def vector_use(self, operand: _Node, use: str, at: _Node) -> None:
+        """``operand`` is used as a vector (the ``use``: "the transpose", "the norm", "the product" ``at``): a Greek
+        name a scalar by default that it adds to or subtracts from a vector is a vector (docs/language.md, rule 2)."""
+        r, c = self.shape[operand]
+        if not self.dims.is_one(c) or self.dims.is_one(r):
+            return  # not a column vector: a scalar, a row or a matrix, which a Greek scalar offset leaves alone
+        terms = list(self.terms(operand))
+        vectors = [sign for t, sign in terms if not self.scalar(t)]
+        for t, sign in terms:
+            greek = self.greek_operand(t)
+            if greek is not None and vectors:
+                verb = ("subtracted from a vector" if sign < 0 and max(vectors) > 0 else
+                        "added to a vector" if sign > 0 and max(vectors) > 0 else
+                        "a vector subtracted from it" if sign > 0 else "in a sum with a vector")
+                raise _Retry(greek, f"{verb} in {use} `{self.src.text[at.start:at.end]}`")
+
     # -- helpers ------------------------------------------------------------------------------------------------------
     def scalar(self, n: _Node) -> bool:
         r, c = self.shape[n]
@@ -372,7 +432,9 @@ class _Checker:
 
     # -- inference ----------------------------------------------------------------------------------------------------
     def infer(self, root: _Node) -> None:
-        for n in _postorder(root):
+        order = _postorder(root)
+        self.parent = {c: n for n in order for c in n.args}
+        for n in order:
             self.shape[n] = getattr(self, f"_infer_{n.kind}")(n)
 
     def _infer_num(self, n: _Node) -> Shape2:
@@ -431,6 +493,7 @@ class _Checker:
         greek = self.greek_operand(n.args[0])
         if greek is not None:  # a transposed name is not a scalar
             raise _Retry(greek, f"transposed in `{self.src.text[n.start:n.end]}`")
+        self.vector_use(n.args[0], "the transpose", n)
         r, c = self.shape[n.args[0]]
         return (c, r)
 
@@ -441,23 +504,22 @@ class _Checker:
         sa, sb = self.scalar(a), self.scalar(b)
         if op in ("+", "-", ".*", "./"):
             self.how[n] = op
-            if op in ("+", "-") and sa != sb:  # a Greek name added to a vector is a vector
-                (vr, vc), greek = ((br, bc), self.greek_operand(a)) if sa else ((ar, ac), self.greek_operand(b))
-                if greek is not None and self.dims.is_one(vc) and not self.dims.is_one(vr):
-                    verb = ("added to a vector" if op == "+" else "subtracted from a vector" if sb
-                            else "a vector subtracted from it")
-                    raise _Retry(greek, f"{verb} in `{self.src.text[n.start:n.end]}`")
             if sa or sb:
                 return self.shape[b] if sa else self.shape[a]
             if not self.dims.unify_all([(ar, br), (ac, bc)]):
                 verb = {"+": "add", "-": "subtract", ".*": "multiply elementwise", "./": "divide elementwise"}[op]
                 raise self.fail(f"cannot {verb} {self.show(a)} and {self.show(b)}: the shapes differ", n)
             return self.shape[a]
+        if op in ("*", "@"):
+            self.row_times_greek(n)
         if op == "*" and (sa or sb):
             self.how[n] = "mul"
             return self.shape[b] if sa else self.shape[a]
         if op in ("*", "@"):
             self.how[n] = "matmul"
+            for x, other in ((a, sb), (b, sa)):
+                if not other:  # a factor of a product with a vector or a matrix (not `x @ s`, a 1×1 factor)
+                    self.vector_use(x, "the product", n)
             try:
                 return OPS["matmul"].shape(self.algebra, (self.shape[a], self.shape[b]), ())
             except ShapeFailure as exc:
@@ -507,6 +569,8 @@ class _Checker:
             raise self.src.parse_error(_usage(f), n.pos)
         params = tuple(self.param(f, i, a) for i, a in enumerate(extra))
         self.how[n] = (f, params)
+        if f.name == "norm2" and n.value not in self.fns:
+            self.vector_use(args[0], "the norm", n)
         try:
             return f.shape(self.algebra, tuple(self.shape[a] for a in args), params)  # type: ignore[no-any-return]
         except ShapeFailure as exc:  # a kind may be the cause when the rule names an operand ({0}), not a parameter
