@@ -352,15 +352,7 @@ class _Checker:
 
     def greek_operand(self, n: _Node) -> str | None:
         """The Greek name, a scalar by default, that ``n`` is (negated or scaled by a number), or None."""
-        while True:
-            if n.kind == "neg":
-                n = n.args[0]
-            elif n.kind == "bin" and n.value in ("*", "/") and n.args[1].kind == "num":
-                n = n.args[0]
-            elif n.kind == "bin" and n.value == "*" and n.args[0].kind == "num":
-                n = n.args[1]
-            else:
-                break
+        n, _ = self.unscaled(n)
         return n.value if n.kind == "name" and self.defaulted_scalar(n.value) else None
 
     @staticmethod
@@ -376,14 +368,16 @@ class _Checker:
             else:
                 return n, sign
 
-    def terms(self, n: _Node, sign: int = 1) -> Iterator[tuple[_Node, int]]:
+    def terms(self, n: _Node) -> list[tuple[_Node, int]]:
         """The terms of the sum ``n`` (through nested sums, negation and scaling by numbers), with their signs."""
-        n, sign = self.unscaled(n, sign)
-        if n.kind == "bin" and n.value in ("+", "-"):
-            yield from self.terms(n.args[0], sign)
-            yield from self.terms(n.args[1], -sign if n.value == "-" else sign)
-        else:
-            yield n, sign
+        out, todo = [], [(n, 1)]
+        while todo:  # a stack, not recursion: a sum of many terms is a deep tree
+            m, sign = self.unscaled(*todo.pop())
+            if m.kind == "bin" and m.value in ("+", "-"):
+                todo += [(m.args[1], -sign if m.value == "-" else sign), (m.args[0], sign)]
+            else:
+                out.append((m, sign))
+        return out
 
     def row_times_greek(self, n: _Node) -> None:
         """At the product ``n``: a row times a Greek name, a scalar by default (``x'*theta``, ``x'*A*theta``), is a
@@ -397,19 +391,20 @@ class _Checker:
         while m.kind == "bin" and m.value in ("*", "@") and self.scalar(m.args[1]):
             chain.append(m)
             m = m.args[0]
-        for m in reversed(chain):  # the first product read decides: x'*theta*lambda makes theta the vector
-            a, b = m.args
+        for p in reversed(chain):  # the first product read decides: x'*theta*lambda makes theta the vector
+            a, b = p.args
             greek = self.greek_operand(b)
-            if m.value == "*" and greek is not None and not self.scalar(a) and self.dims.is_one(self.shape[a][0]):
-                raise _Retry(greek, f"a row times it in `{self.src.text[m.start:m.end]}`")
+            if p.value == "*" and greek is not None and not self.scalar(a) and self.dims.is_one(self.shape[a][0]):
+                raise _Retry(greek, f"a row times it in `{self.src.text[p.start:p.end]}`")
 
     def vector_use(self, operand: _Node, use: str, at: _Node) -> None:
         """``operand`` is used as a vector (the ``use``: "the transpose", "the norm", "the product" ``at``): a Greek
-        name a scalar by default that it adds to or subtracts from a vector is a vector (docs/language.md, rule 2)."""
+        name, a scalar by default, that it adds to or subtracts from a vector is a vector (docs/language.md, "A sum
+        used as a vector")."""
         r, c = self.shape[operand]
         if not self.dims.is_one(c) or self.dims.is_one(r):
             return  # not a column vector: a scalar, a row or a matrix, which a Greek scalar offset leaves alone
-        terms = list(self.terms(operand))
+        terms = self.terms(operand)
         vectors = [sign for t, sign in terms if not self.scalar(t)]
         for t, sign in terms:
             greek = self.greek_operand(t)

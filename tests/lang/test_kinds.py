@@ -96,6 +96,8 @@ def test_greek_vectors_inferred(text: str, vectors: set[str]) -> None:
     ("norm2((x - mu) .* y)", {"mu"}),            # the normed vector is the product, not the sum
     ("(X - mu)'", {"mu"}),                       # a matrix's offset, transposed
     ("(x - mu)*sigma", {"mu", "sigma"}),         # scaled, not a product with a vector or a matrix
+    ("norm1(x - mu)", {"mu"}),                   # Σ|xᵢ − μ|: only norm2's argument is read as a vector
+    ("theta*x'", {"theta"}),                     # a row scaled from the left
     ("x'*lambda*y", {"lambda"}),                 # λxᵀy: the row times lambda is multiplied on by a vector
     ("x'*theta*A", {"theta"}),                   # … or by a matrix
 ])
