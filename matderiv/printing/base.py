@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Callable, Sequence, Union
 
@@ -184,29 +185,60 @@ def scalar_rank(e: Expr | Chain, level: int) -> int:
     return 1 if level >= ATOM else 2
 
 
+def decimal_digits(v: Any) -> tuple[str, int] | None:
+    """The positive number ``v`` as the exact decimal d₁.d₂⋯dₙ · 10ᵉ: ``(digits, e)`` with no trailing zero in
+    ``digits`` (``0.025`` → ``("25", -2)``, ``1500`` → ``("15", 3)``), in integer arithmetic (no float, so that
+    10⁶⁰⁰ and 5·10⁻³²⁴ are exact); None when v is no finite decimal (its denominator has a prime other than 2, 5)."""
+    q = Fraction(v)
+    p, d = q.numerator, q.denominator
+    twos = fives = 0
+    while d % 2 == 0:
+        d, twos = d // 2, twos + 1
+    while d % 5 == 0:
+        d, fives = d // 5, fives + 1
+    if d != 1:
+        return None
+    k = max(twos, fives)  # v = m / 10^k with m an integer
+    m = p * 10**k // q.denominator
+    while m % 10**16 == 0:
+        m, k = m // 10**16, k - 16
+    while m % 10 == 0:
+        m, k = m // 10, k - 1
+    digits = str(Decimal(m))  # (str(int) refuses more than 4300 digits)
+    return digits, len(digits) - 1 - k
+
+
+def decimal_text(digits: str, e: int, plain: bool) -> str:
+    """d₁.d₂⋯ · 10ᵉ written out (``plain``: ``0.025``, ``1500``) or as the mantissa ``2.5`` and the exponent."""
+    if not plain:
+        return digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    if e < 0:
+        return "0." + "0" * (-e - 1) + digits
+    if e + 1 >= len(digits):
+        return digits + "0" * (e + 1 - len(digits))
+    return digits[:e + 1] + "." + digits[e + 1:]
+
+
 def fmt_number(v: Any) -> str:
-    """A number as Python source: ``2``, ``0.5``, ``1e-300`` (a decimal a float prints exactly), else ``(1/3)``
-    (a fraction, parenthesised so it binds as one)."""
-    if isinstance(v, Fraction):
-        try:
-            r = repr(float(v))
-        except OverflowError:
-            r = ""
-        return _short_exponent(r) if r and Fraction(r) == v else f"({v.numerator}/{v.denominator})"
-    if isinstance(v, int) and abs(v) >= 10**16:  # 1.5e+20 (as written); beyond a float's range: inf
-        try:
-            return _short_exponent(repr(float(v))) if float(v) == v else str(v)
-        except OverflowError:
-            return "1e999" if v > 0 else "-1e999"
-    return _short_exponent(repr(v)) if isinstance(v, float) else str(v)
-
-
-def _short_exponent(r: str) -> str:
-    """``1e-05`` → ``1e-5``, ``1.5e+20`` → ``1.5e20`` (the same float, as a person writes it)."""
-    if "e" not in r:
-        return r
-    mantissa, exponent = r.split("e")
-    return f"{mantissa}e{int(exponent)}"
+    """A number as Python source: ``2``, ``0.5``, ``1e-300``, ``1.7976931348623157e308`` (a finite decimal, written
+    exactly, with an exponent where Python's repr would use one, below 10⁻⁴ or from 10¹⁶), else ``(1/3)`` (a
+    fraction, parenthesised so it binds as one)."""
+    if v < 0:
+        s = fmt_number(-v)
+        return f"(-{s[1:]}" if s.startswith("(") else "-" + s
+    if isinstance(v, float):
+        v = Fraction(repr(v))
+    if isinstance(v, Fraction) and v.denominator == 1:
+        v = v.numerator
+    if isinstance(v, int) and v < 10**16:
+        return str(v)
+    dec = decimal_digits(v)
+    if dec is None:
+        return f"({v.numerator}/{v.denominator})"
+    digits, e = dec
+    if -4 <= e < 16:
+        return decimal_text(digits, e, plain=True)
+    return f"{decimal_text(digits, e, plain=False)}e{e}"
 
 
 class Printer:

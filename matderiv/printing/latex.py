@@ -7,54 +7,41 @@ from typing import Any, Sequence
 import sympy
 
 from ..core.expr import ONE, OPS, Expr, iter_nodes
-from .base import (ADD, ATOM, MUL, NEG, POSTFIX, POW, Chain, Core, Hadamard, Printer, Product, scalar_rank,
-                   split_product)
+from .base import (ADD, ATOM, MUL, NEG, POSTFIX, POW, Chain, Core, Hadamard, Printer, Product, decimal_digits,
+                   decimal_text, scalar_rank, split_product)
 
 
 def latex_number(v: Any) -> str:
-    """A number as a paper prints it: ``2``, ``\\frac{1}{3}`` and ``-\\frac{3}{2}`` (exact rationals with small terms),
-    ``10^{-5}``, ``10^{5}`` and ``2 \\cdot 10^{-3}`` (short mantissas below 1/100 or from 10⁵ up), ``123.456`` (a
-    decimal with a large denominator), else the fraction."""
+    """A number as a paper prints it: ``2``, ``\\frac{1}{3}`` and ``-\\frac{3}{2}`` (rationals with small terms: a
+    numerator below 1000, a denominator up to 1024), ``10^{-5}``, ``10^{5}`` and ``2 \\cdot 10^{-3}`` (at most 3
+    significant digits, up to 1/100 or from 10⁵ up), ``0.1234567891234`` and ``123.456`` (other finite decimals
+    from 1/100 to 10¹⁶, as written), ``1.7976931348623157 \\cdot 10^{308}`` (beyond them), else the fraction (no
+    finite decimal: its denominator has a prime other than 2 and 5). Exact: integer arithmetic, never a float."""
     if v < 0:
         return "-" + latex_number(-v)
     if isinstance(v, float):
         v = Fraction(repr(v))
     if isinstance(v, Fraction) and v.denominator == 1:
         v = v.numerator
+    if v == 0:
+        return "0"
+    dec = decimal_digits(v)
     if isinstance(v, int):
-        sci = _scientific(v)
-        return sci if sci is not None and v >= 10**5 else str(v)
+        digits, e = dec  # type: ignore[misc]
+        return _scientific(digits, e) if e >= 5 and (len(digits) <= 3 or e >= 16) else str(v)
     p, q = v.numerator, v.denominator
-    if v < Fraction(1, 100) and _scientific(v) is not None:  # 10^{-3}, 2 \cdot 10^{-3}, 1.5 \cdot 10^{-7}
-        return _scientific(v)  # type: ignore[return-value]
-    if p == 1 and q >= 100 and _power_of_ten(q) is not None:  # 10^{-2}
-        return f"10^{{{-_power_of_ten(q)}}}"  # type: ignore[operator]
-    if q <= 1000 and p < 1000:
+    if dec is not None and len(dec[0]) <= 3 and v <= Fraction(1, 100):  # 10^{-2}, 2 \cdot 10^{-3}
+        return _scientific(*dec)
+    if dec is None or p < 1000 and q <= 1024:
         return rf"\frac{{{p}}}{{{q}}}"
-    r = repr(float(v))
-    if "e" not in r and Fraction(r) == v and len(r) <= 10:  # a decimal a float prints exactly: 123.456
-        return r
-    sci = _scientific(v)
-    return sci if sci is not None else rf"\frac{{{p}}}{{{q}}}"
+    digits, e = dec
+    return decimal_text(digits, e, plain=True) if -2 <= e < 16 else _scientific(digits, e)
 
 
-def _power_of_ten(q: int) -> int | None:
-    k = len(str(q)) - 1
-    return k if q == 10**k else None
-
-
-def _scientific(v: int | Fraction) -> str | None:
-    """``m \\cdot 10^{k}`` (``10^{k}`` when m = 1) for a number with at most 3 significant digits, else None."""
-    r = f"{float(v):.2e}"
-    try:
-        back = Fraction(r)
-    except (ValueError, OverflowError):  # pragma: no cover - beyond a float's range
-        return None
-    if back != v:
-        return None
-    mantissa, exponent = r.split("e")
-    m = mantissa.rstrip("0").rstrip(".")
-    return f"10^{{{int(exponent)}}}" if m == "1" else rf"{m} \cdot 10^{{{int(exponent)}}}"
+def _scientific(digits: str, e: int) -> str:
+    """``m \\cdot 10^{e}`` (``10^{e}`` when m = 1) for the decimal d₁.d₂⋯ · 10ᵉ."""
+    m = decimal_text(digits, e, plain=False)
+    return f"10^{{{e}}}" if m == "1" else rf"{m} \cdot 10^{{{e}}}"
 
 
 def fraction_of(v: Any) -> tuple[int, int] | None:
