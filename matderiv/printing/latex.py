@@ -154,7 +154,8 @@ class LatexPrinter(Printer):
             frac = fraction_of(c)
             lead = [] if frac is not None else [latex_number(c)]
             top, bottom = frac if frac is not None else (1, 1)
-            num = ([str(top)] if top != 1 else []) + self._juxtapose([t[0] for t in scalars], alone_bare=top == 1)
+            num = ([str(top)] if top != 1 else []) + self._juxtapose([t[0] for t in scalars], alone_bare=top == 1,
+                                                                     exprs=[t[1] for t in scalars])
             if not num and core is not None:  # \frac{x - a}{\left\|x - a\right\|}
                 num, core = [core[0]], None
             den = ([str(bottom)] if bottom != 1 else []) + self._juxtapose(
@@ -163,7 +164,8 @@ class LatexPrinter(Printer):
         else:
             if c != 1:
                 parts.append(latex_number(c))
-            parts += self._juxtapose([t[0] for t in scalars], last_bare=core is None)
+            parts += self._juxtapose([t[0] for t in scalars], last_bare=core is None, exprs=[t[1] for t in scalars],
+                                     followed=core is not None)
         if core is not None:
             parts.append(self.paren(core[0]) if core[1] <= ADD else core[0])
         if not parts:
@@ -176,15 +178,24 @@ class LatexPrinter(Printer):
             return (sign + s, NEG) if level > MUL else (sign + (s if level == MUL else self.paren(s)), MUL)
         return sign + _join(parts), MUL
 
-    def _juxtapose(self, items: list[tuple[str, int]], last_bare: bool = True,
-                   alone_bare: bool = False) -> list[str]:
-        """Scalar factors side by side: a sum bracketed, a product bracketed unless it stands last."""
+    def _juxtapose(self, items: list[tuple[str, int]], last_bare: bool = True, alone_bare: bool = False,
+                   exprs: Sequence[Expr | Chain] = (), followed: bool = False) -> list[str]:
+        """Scalar factors side by side: a sum bracketed, a product bracketed unless it stands last; an expression of
+        ``exprs`` (the factors printed as ``items``) also where :meth:`bracketed` says so."""
         out = []
         for i, (s, level) in enumerate(items):
             last = i == len(items) - 1
             bare = level > MUL or (level == MUL and last and last_bare) or (alone_bare and len(items) == 1)
+            if bare and i < len(exprs) and isinstance(exprs[i], Expr):
+                bare = not self.bracketed(exprs[i], followed=not last or followed)  # type: ignore[arg-type]
             out.append(s if bare else self.paren(s))
         return out
+
+    def bracketed(self, f: Expr, followed: bool) -> bool:
+        """Whether the factor ``f`` of a product is bracketed although it binds tightly enough (``followed``: a
+        factor stands after it). Never here; the differential printer brackets dX when a factor follows it, so
+        that d(X⁻¹) = −X⁻¹ (dX) X⁻¹ is not read as −X⁻¹ d(X X⁻¹)."""
+        return False
 
     def _core(self, c: Core) -> tuple[str, int]:
         if isinstance(c, Expr):
@@ -209,13 +220,15 @@ class LatexPrinter(Printer):
             elif k > 1:
                 out.append(f"{self.base(f)}^{{{k}}}")
             else:
-                out.append(self._factor(f))
+                out.append(self._factor(f, followed=i + 1 < len(fs)))
             i += k
         return " ".join(out)
 
     def _hadamard(self, h: Hadamard) -> str:
         """A ⊙ B ⊘ C; with no factor to divide, the first divisor as a power C^{∘−1}."""
-        items = [self.paren(self._chain(f)) if isinstance(f, Chain) else self.wrap(f, MUL + 1) for f in h.factors]
+        items = [self.paren(self._chain(f)) if isinstance(f, Chain) else
+                 self.paren(self.emit(f)[0]) if self.bracketed(f, followed=f is not h.factors[-1] or bool(h.divisors))
+                 else self.wrap(f, MUL + 1) for f in h.factors]
         divs = list(h.divisors)
         if not items:
             b, q = divs.pop(0)
@@ -225,10 +238,11 @@ class LatexPrinter(Printer):
             s += rf" \oslash {self.wrap(b, MUL + 1) if q == 1 else self.emit(_power(b, q))[0]}"
         return s
 
-    def _factor(self, a: Expr) -> str:
+    def _factor(self, a: Expr, followed: bool = False) -> str:
         """A factor of a matrix product; products need no parentheses: matrix products associate."""
         s, level = self.emit(a)
-        return s if level > MUL or a.op in ("matmul", "solve") else self.paren(s)
+        bare = (level > MUL or a.op in ("matmul", "solve")) and not self.bracketed(a, followed)
+        return s if bare else self.paren(s)
 
     def _print_power(self, e: Expr) -> tuple[str, int]:
         a, p = e.args[0], e.params[0]
@@ -255,7 +269,7 @@ class LatexPrinter(Printer):
         """``a`` as the base of a superscript: parenthesised when it binds looser than an atom or has a
         superscript already (no A^{T}^{T}); a norm or a function needs none (‖x‖^{2})."""
         s, p = self.emit(a)
-        return self.paren(s) if p < ATOM or _ends_with_superscript(s) else s
+        return self.paren(s) if p < ATOM or _ends_with_superscript(s) or self.bracketed(a, True) else s
 
     def _print_kron(self, e: Expr) -> tuple[str, int]:
         return " \\otimes ".join(self.wrap(a, MUL + 1) for a in e.args), MUL
