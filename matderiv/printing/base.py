@@ -63,6 +63,7 @@ class Product:
     den: list[tuple[Expr, Number]] = field(default_factory=list)
     core: Core | None = None
     exact: bool = False
+    opened: dict[Expr, bool] = field(default_factory=dict, repr=False, compare=False)  # see _opens
 
 
 ChainOf = Callable[[Expr], "Sequence[Expr] | None"]
@@ -72,11 +73,13 @@ def _no_chain(e: Expr) -> Sequence[Expr] | None:
     return None
 
 
-def split_product(e: Expr, chain_of: ChainOf = _no_chain, exact: bool = False) -> Product:
+def split_product(e: Expr, chain_of: ChainOf = _no_chain, exact: bool = False,
+                  opened: dict[Expr, bool] | None = None) -> Product:
     """``e`` (a product: mul, matmul, or an op ``chain_of`` writes as a matrix product, such as solve(A, B) =
     A⁻¹B for LaTeX) as a :class:`Product`. The value is unchanged: c (A (s B)) = c s (A B), (s A) ⊙ B = s (A ⊙ B).
-    With ``exact``, a number's power joins the coefficient (x/2 = ½ x); else it stays a denominator."""
-    p = Product(exact=exact)
+    With ``exact``, a number's power joins the coefficient (x/2 = ½ x); else it stays a denominator. ``opened``
+    caches which nested products open (a printer passes its own, for the same ``chain_of``, across calls)."""
+    p = Product(exact=exact, opened={} if opened is None else opened)
     if e.is_scalar:
         _scalar(e, p, chain_of, 0)
     else:
@@ -89,23 +92,18 @@ def split_product(e: Expr, chain_of: ChainOf = _no_chain, exact: bool = False) -
 MAX_DEPTH = 16
 
 
-def _opens(f: Expr, chain_of: ChainOf, depth: int) -> bool:
+def _opens(f: Expr, p: Product, chain_of: ChainOf, depth: int) -> bool:
     """Whether the product ``f`` nested in a product is opened: when it holds a number or a scalar factor to pull
-    out (else it prints the same as a factor, and reading it once is enough)."""
+    out (else it prints the same as a factor, and reading it once is enough). Cached in ``p.opened``, so that
+    shared subexpressions are read once."""
     if depth > MAX_DEPTH or not _is_product(f, chain_of):
         return False
-    key = (f, chain_of is _no_chain)
-    r = _HOISTS.get(key)
+    r = p.opened.get(f)
     if r is None:
         factors = f.args if f.op in ("mul", "matmul") else chain_of(f) or ()
-        r = any(a.is_scalar or _opens(a, chain_of, depth + 1) for a in factors)
-        if len(_HOISTS) > 100_000:
-            _HOISTS.clear()
-        _HOISTS[key] = r
+        r = any(a.is_scalar or _opens(a, p, chain_of, depth + 1) for a in factors)
+        p.opened[f] = r
     return r
-
-
-_HOISTS: dict[tuple[Expr, bool], bool] = {}
 
 
 def _scalar(f: Expr, p: Product, chain_of: ChainOf, depth: int) -> None:
@@ -142,7 +140,7 @@ def _collect(e: Expr, p: Product, chain_of: ChainOf, depth: int) -> Core | None:
             if f.is_scalar:
                 _scalar(f, p, chain_of, depth + 1)
                 continue
-            r = _collect(f, p, chain_of, depth + 1) if _opens(f, chain_of, depth) else f
+            r = _collect(f, p, chain_of, depth + 1) if _opens(f, p, chain_of, depth) else f
             if isinstance(r, Chain):
                 pieces.extend(r.factors)
             elif r is not None:
@@ -157,7 +155,7 @@ def _collect(e: Expr, p: Product, chain_of: ChainOf, depth: int) -> Core | None:
             _scalar(a, p, chain_of, depth + 1)
         elif a.op == "power" and a.params[0] < 0:
             divisors.append((a.args[0], -a.params[0]))
-        elif _opens(a, chain_of, depth):
+        elif _opens(a, p, chain_of, depth):
             r = _collect(a, p, chain_of, depth + 1)
             if isinstance(r, Hadamard):
                 items.extend(r.factors)
@@ -246,6 +244,13 @@ class Printer:
 
     def __init__(self) -> None:
         self._memo: dict[Expr, tuple[str, int]] = {}
+        self._opened: dict[Expr, bool] = {}  # split_product's cache, for this printer's chain_of
+
+    def clear_if_large(self, limit: int = 50_000) -> None:
+        """Forget what was printed once the memo holds ``limit`` expressions (a module-level printer lives long)."""
+        if len(self._memo) > limit:
+            self._memo.clear()
+            self._opened.clear()
 
     def doprint(self, e: Expr) -> str:
         if e not in self._memo:  # children first (stopping at printed ones), so that emit never recurses deeply
@@ -293,6 +298,48 @@ class Printer:
 
     def number(self, v: Any) -> str:
         return fmt_number(v)
+
+    # -- products: the parts of split_product, with the printer's tokens --------------------------------------------
+    odot = " * "  # between elementwise factors
+
+    def _core(self, c: Core) -> tuple[str, int]:
+        if isinstance(c, Expr):
+            return self.emit(c)
+        if isinstance(c, Chain):
+            return self._chain(c), MUL
+        return self._hadamard(c), MUL
+
+    def _chain(self, c: Chain) -> str:
+        raise NotImplementedError
+
+    def _hadamard(self, h: Hadamard) -> str:
+        """A ⊙ B ⊘ C: the factors joined by :attr:`odot`, each divisor by :meth:`divided`; with no factor, what
+        :meth:`reciprocal` makes of the divisors."""
+        last = len(h.factors) - 1
+        items = [self.paren(self._chain(f)) if isinstance(f, Chain) else
+                 self.paren(self.emit(f)[0]) if self.bracketed(f, followed=i < last or bool(h.divisors)) else
+                 self.wrap(f, MUL + 1) for i, f in enumerate(h.factors)]
+        divs = list(h.divisors)
+        if not items:
+            items, divs = self.reciprocal(divs)
+        s = self.odot.join(items)
+        for b, q in divs:
+            s += self.divided(b, q)
+        return s
+
+    def reciprocal(self, divs: list[tuple[Expr, Number]]) -> tuple[list[str], list[tuple[Expr, Number]]]:
+        """The factors and divisors of a quotient with no factor: 1 / C."""
+        return ["1"], divs
+
+    def divided(self, b: Expr, q: Number) -> str:
+        """`` / C`` (`` / C**q``)."""
+        return f" / {self.wrap(b, POW + 1)}" + ("" if q == 1 else f"**{self.number(q)}")
+
+    def bracketed(self, f: Expr, followed: bool) -> bool:
+        """Whether the factor ``f`` of a product is bracketed although it binds tightly enough (``followed``: a
+        factor stands after it). Never here; the differential printer brackets dX when a factor follows it, so
+        that d(X⁻¹) = −X⁻¹ (dX) X⁻¹ is not read as −X⁻¹ d(X X⁻¹)."""
+        return False
 
     def _print_function(self, e: Expr) -> tuple[str, int]:
         """The op's own print form: a template over the printed arguments (``"trace({0})"``), or a function of

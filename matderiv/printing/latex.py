@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import sympy
 
 from ..core.expr import ONE, OPS, Expr, iter_nodes
-from .base import (ADD, ATOM, MUL, NEG, POSTFIX, POW, Chain, Core, Hadamard, Printer, Product, decimal_digits,
+from .base import (ADD, ATOM, MUL, NEG, POSTFIX, POW, Chain, Hadamard, Printer, Product, decimal_digits,
                    decimal_text, scalar_rank, split_product)
 
 
@@ -131,7 +131,7 @@ class LatexPrinter(Printer):
 
     # -- products ----------------------------------------------------------------------------------------------
     def _print_mul(self, e: Expr) -> tuple[str, int]:
-        return self.product(split_product(e, self.chain_of, exact=True))
+        return self.product(split_product(e, self.chain_of, exact=True, opened=self._opened))
 
     _print_matmul = _print_solve = _print_mul
 
@@ -191,18 +191,6 @@ class LatexPrinter(Printer):
             out.append(s if bare else self.paren(s))
         return out
 
-    def bracketed(self, f: Expr, followed: bool) -> bool:
-        """Whether the factor ``f`` of a product is bracketed although it binds tightly enough (``followed``: a
-        factor stands after it). Never here; the differential printer brackets dX when a factor follows it, so
-        that d(X⁻¹) = −X⁻¹ (dX) X⁻¹ is not read as −X⁻¹ d(X X⁻¹)."""
-        return False
-
-    def _core(self, c: Core) -> tuple[str, int]:
-        if isinstance(c, Expr):
-            return self.emit(c)
-        if isinstance(c, Chain):
-            return self._chain(c), MUL
-        return self._hadamard(c), MUL
 
     def _chain(self, c: Chain) -> str:
         """A B C, equal neighbours as a power: X X X = X^{3}, X^{-1} X^{-1} = X^{-2}."""
@@ -224,19 +212,16 @@ class LatexPrinter(Printer):
             i += k
         return " ".join(out)
 
-    def _hadamard(self, h: Hadamard) -> str:
-        """A ⊙ B ⊘ C; with no factor to divide, the first divisor as a power C^{∘−1}."""
-        items = [self.paren(self._chain(f)) if isinstance(f, Chain) else
-                 self.paren(self.emit(f)[0]) if self.bracketed(f, followed=f is not h.factors[-1] or bool(h.divisors))
-                 else self.wrap(f, MUL + 1) for f in h.factors]
-        divs = list(h.divisors)
-        if not items:
-            b, q = divs.pop(0)
-            items = [self.emit(_power(b, -q))[0]]
-        s = r" \odot ".join(items)
-        for b, q in divs:
-            s += rf" \oslash {self.wrap(b, MUL + 1) if q == 1 else self.emit(_power(b, q))[0]}"
-        return s
+    odot = r" \odot "
+
+    def reciprocal(self, divs: list[tuple[Expr, Any]]) -> tuple[list[str], list[tuple[Expr, Any]]]:
+        """With no factor to divide, the first divisor as a power C^{∘−1}."""
+        (b, q), *rest = divs
+        return [self.emit(_power(b, -q))[0]], rest
+
+    def divided(self, b: Expr, q: Any) -> str:
+        """`` ⊘ C`` (`` ⊘ C^{∘q}``)."""
+        return rf" \oslash {self.wrap(b, MUL + 1) if q == 1 else self.emit(_power(b, q))[0]}"
 
     def _factor(self, a: Expr, followed: bool = False) -> str:
         """A factor of a matrix product; products need no parentheses: matrix products associate."""
@@ -383,8 +368,7 @@ def latex(e: Expr, where: bool = False) -> str:
     ``t_{1} \odot \left(1 - t_{1}\right) \quad \text{where } t_{1} = \sigma\left(W x\right)``."""
     from ..ops.base import as_expr
     e = as_expr(e, "the expression")
-    if len(_PRINTER._memo) > 50_000:
-        _PRINTER._memo.clear()
+    _PRINTER.clear_if_large()
     if where:
         from .where import name_shared
         (short,), defs = name_shared([e])
