@@ -335,6 +335,18 @@ def test_errors_on_a_later_line_name_the_line() -> None:
     assert "line 2" in str(info.value) and info.value.column == 8  # type: ignore[attr-defined]
 
 
+def test_language_doc_shows_the_errors_the_command_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/language.md's examples of errors a default may have caused are what ``matderiv grad`` prints."""
+    from pathlib import Path
+
+    from matderiv.app.cli import main
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "language.md").read_text()
+    for text in ("x*y", "alpha*K"):
+        assert main(["grad", text]) == 2
+        err = capsys.readouterr().err.rstrip("\n")
+        assert f'$ matderiv grad "{text}"\n{err}\n' in doc, err
+
+
 def test_keyword_arguments_are_checked() -> None:
     with pytest.raises(md.ArgumentError, match="does not use"):
         md.parse("x", y="vector")
