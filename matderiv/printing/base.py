@@ -84,7 +84,39 @@ def split_product(e: Expr, chain_of: ChainOf = _no_chain, exact: bool = False,
         _scalar(e, p, chain_of, 0)
     else:
         p.core = _collect(e, p, chain_of, 0)
+    if len(p.scalars) > 1:
+        bases = [_base(f) for f in p.scalars]
+        merged = _powers(bases)
+        if merged is not bases:
+            p.scalars = [b if q == 1 else _power(b, q) for b, q in merged]
+    p.den = _powers(p.den)
     return p
+
+
+def _base(f: Expr | Chain) -> tuple[Expr | Chain, Number]:
+    """A 1×1 factor as (base, exponent): t² as (t, 2), the product xᵀy (a Chain of expressions) as its matmul."""
+    if isinstance(f, Chain) and all(isinstance(a, Expr) for a in f.factors):
+        from ..ops.linalg import matmul
+        return matmul(*f.factors), 1  # type: ignore[arg-type]
+    if isinstance(f, Expr) and f.op == "power":
+        return f.args[0], f.params[0]
+    return f, 1
+
+
+def _powers(factors: list[tuple[Any, Number]]) -> list[tuple[Any, Number]]:
+    """Equal bases of 1×1 factors as one power, in the order they first stand: t t = t², t t² = t³,
+    (xᵀy)(xᵀy) = (xᵀy)² (scalars commute; their exponents add)."""
+    out: dict[Any, Number] = {}
+    for b, q in factors:
+        if not isinstance(b, Expr):
+            return factors  # (a product with a ⊙ inside: left as it stands)
+        out[b] = out.get(b, 0) + q
+    return list(out.items()) if len(out) < len(factors) else factors
+
+
+def _power(b: Expr, q: Number) -> Expr:
+    from ..ops.elementwise import power
+    return power(b, q)
 
 
 #: How deep products nested in products are opened; deeper ones stay factors (printed on their own), so that
@@ -115,7 +147,11 @@ def _scalar(f: Expr, p: Product, chain_of: ChainOf, depth: int) -> None:
           and f.args[0].params[0]):
         p.coeff = p.coeff * Fraction(f.args[0].params[0]) ** int(f.params[0])  # x/2 = ½ x
     elif f.op == "power" and f.params[0] < 0:
-        p.den.append((f.args[0], -f.params[0]))
+        b, q = f.args[0], -f.params[0]
+        if b.op == "mul" and float(q).is_integer() and not any(a.op == "const" for a in b.args):
+            p.den.extend((a, q) for a in b.args)  # 1/(s t) = 1/s · 1/t, so that t t is t² there too
+        else:
+            p.den.append((b, q))
     elif depth > MAX_DEPTH:
         p.scalars.append(f)
     elif f.op == "mul":

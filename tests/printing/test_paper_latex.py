@@ -425,6 +425,18 @@ def test_the_command_prints_numbers_beyond_a_float(capsys: pytest.CaptureFixture
     assert f"df/dx   {2 * 10**600}*x" in out  # the text language writes what it reads back: an exact integer
 
 
+def test_equal_scalar_factors_are_a_power() -> None:
+    """Issue 8 review F: s/(t t) = s/t², s s x = s² x, t t² = t³, (xᵀx)(xᵀx) = (xᵀx)² (scalars commute)."""
+    sv, tv, uv, xv = md.scalar("s"), md.scalar("t"), md.scalar("u"), md.vector("x", "n")
+    assert md.latex(sv / (tv * tv)) == r"\frac{s}{t^{2}}" and str(sv / (tv * tv)) == "s / t**2"
+    assert md.latex(sv / tv / tv) == r"\frac{s}{t^{2}}" and md.latex(sv / (tv * uv)) == r"\frac{s}{t u}"
+    assert md.latex(sv * sv * xv) == "s^{2} x" and str(sv * sv * xv) == "s**2 * x"
+    assert md.latex(sv * tv ** 2 * tv) == "s t^{3}"
+    assert md.latex((xv.T @ xv) * (xv.T @ xv) * xv) == r"\left(x^{\top} x\right)^{2} x"
+    assert md.latex_differential(sv * sv * xv, "s") == \
+        r"\mathrm{d}\left(s^{2} x\right) = 2 \left(\mathrm{d}s\right) s x"
+
+
 # ---- the rules, on every printed string --------------------------------------------------------------------------
 def _groups_after(s: str, i: int) -> list[str]:
     """The brace groups {…}{…} that start at s[i]."""
