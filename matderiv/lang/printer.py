@@ -18,7 +18,7 @@ from ..core.expr import ONE, OPS, Expr, as_dim
 from ..core.functions import NAMED, Fn
 from ..core.spec import FUNCTIONS
 from ..ops import mul, symbol
-from ..printing.base import ADD, ATOM, MUL, NEG, POW, Printer, coefficient, fmt_number
+from ..printing.base import ADD, ATOM, MUL, NEG, POW, Printer, fmt_number
 from .syntax import default_kind, dim_text
 
 _composites: tuple[tuple[object, ...], dict[str, str]] = ((), {})
@@ -84,22 +84,6 @@ class LanguagePrinter(Printer):
         self.explicit = explicit
         self.symbols: dict[str, Expr] = {}
         self.user_functions: dict[str, Fn] = {}
-
-    def _print_add(self, e: Expr) -> tuple[str, int]:
-        """A + B − c C: a negative coefficient becomes a minus sign."""
-        out = ""
-        for i, t in enumerate(e.args):
-            c, rest = coefficient(t)
-            if c < 0 and i > 0:
-                out += " - " + (self.number(-c) if rest is None else self._scaled(-c, rest))
-            else:
-                s = self.wrap(t, ADD + 1) if i else self.emit(t)[0]
-                out += f" + {s}" if i else s
-        return out, ADD
-
-    def _scaled(self, c: Any, rest: Expr) -> str:
-        s = self.wrap(rest, MUL if rest.op in ("mul", "matmul") else MUL + 1)
-        return s if c == 1 else f"{self.number(c)}{self.times}{s}"
 
     def number(self, v: Any) -> str:
         return lang_number(v)

@@ -12,23 +12,6 @@ from ..core.expr import OPS, Expr
 ADD, MUL, NEG, POW, POSTFIX, ATOM = 10, 20, 30, 40, 50, 60
 
 
-def coefficient(e: Expr) -> tuple[float, Expr | None]:
-    """Split ``e`` into a numeric coefficient (the product of its leading numbers) and the rest (``None`` when
-    e is a number)."""
-    if e.op == "const":
-        return e.params[0], None
-    if e.op == "mul" and e.args[0].op == "const":
-        from ..ops.elementwise import mul
-        k, c = 0, 1
-        while k < len(e.args) and e.args[k].op == "const":
-            c, k = c * e.args[k].params[0], k + 1
-        rest = e.args[k:]
-        if not rest:
-            return c, None
-        return c, rest[0] if len(rest) == 1 else mul(*rest)
-    return 1, e
-
-
 # ---- products as a paper writes them ------------------------------------------------------------------------------
 Number = Any  # int | Fraction (numbers in the IR are exact)
 
