@@ -191,7 +191,6 @@ class LatexPrinter(Printer):
             out.append(s if bare else self.paren(s))
         return out
 
-
     def _chain(self, c: Chain) -> str:
         """A B C, equal neighbours as a power: X X X = X^{3}, X^{-1} X^{-1} = X^{-2}."""
         out: list[str] = []
