@@ -93,6 +93,42 @@ def scale(c: float, e: Expr) -> Expr:
     return mul(const(c), e)
 
 
+def is_fn(e: Expr, name: str) -> bool:
+    """Whether ``e`` is the elementwise function ``name`` of something: f(u)."""
+    return e.op == "apply" and e.params[0].name == name
+
+
+def _is_one(e: Expr, ones: bool) -> bool:
+    """1, or (when ``ones``) a ones matrix: an unsimplified ``+ vector(1)``."""
+    return is_number(e, 1) or (ones and e.op == "ones")
+
+
+def one_plus(a: Expr, name: str, *, ones: bool = False) -> Expr | None:
+    """u when ``a`` is 1 + f(u) (either order) for the function ``name``, else None; 1 is the number, or also a
+    ones matrix when ``ones``."""
+    if a.op != "add" or len(a.args) != 2:
+        return None
+    for one, other in (a.args, tuple(reversed(a.args))):
+        if _is_one(one, ones) and is_fn(other, name):
+            return other.args[0]
+    return None
+
+
+def one_minus(e: Expr, match: Callable[[Expr], bool], *, ones: bool = False) -> tuple[Expr, list[Expr]] | None:
+    """``(t, rest)`` when the sum ``e`` is 1 − t + Σ rest with ``match(t)``, t of e's full shape, else None; 1 is
+    the number, or also a ones matrix when ``ones``. The one matcher of the "1 − f(u)" rules: 1 − σ(−u) = σ(u)
+    here, 1 − σ(u) = σ(−u) and 1 − tanh² u = sech² u in the stable code."""
+    if e.op != "add":
+        return None
+    for i, term in enumerate(e.args):
+        c, t = split_coefficient(term)
+        if c == -1 and t.shape == e.shape and match(t):
+            for j, one in enumerate(e.args):
+                if j != i and _is_one(one, ones):
+                    return t, [x for k, x in enumerate(e.args) if k not in (i, j)]
+    return None
+
+
 def _key(e: Expr) -> tuple[int, bool, bool, tuple[object, ...]]:
     """Canonical order of factors: numbers, scalars, then the rest, symbols first and sums last (y ⊙ σ(−y ⊙ Xw),
     as a paper writes it); by structure otherwise."""
@@ -404,7 +440,7 @@ def mul_drop_ones(e: Expr) -> Expr:
 def _base_exponent(a: Expr) -> tuple[Expr, Fraction | float]:
     """``a = b^{∘p}``: powers, square roots (p = 1/2) and powers of square roots."""
     base, p = (a.args[0], a.params[0]) if a.op == "power" else (a, 1)
-    if _is_fn(base, "sqrt"):
+    if is_fn(base, "sqrt"):
         base, p = base.args[0], p * Fraction(1, 2)
     return (a, 1) if base.op == "const" else (base, p)
 
@@ -438,7 +474,7 @@ def mul_sigmoid(e: Expr) -> Expr:
     """exp(z) ⊙ (1 + exp(z))^{∘−1} = σ(z), the logistic function."""
     for f in e.args:
         if (f.op == "power" and f.params[0] == -1 and f.args[0].op == "add" and len(f.args[0].args) == 2
-                and is_number(f.args[0].args[0], 1) and _is_fn(f.args[0].args[1], "exp")):
+                and is_number(f.args[0].args[0], 1) and is_fn(f.args[0].args[1], "exp")):
             ez = f.args[0].args[1]
             if ez in e.args:
                 rest = [a for a in e.args if a is not f and a != ez]
@@ -472,34 +508,38 @@ def negate(e: Expr) -> Expr:
     return scale(_number_value(-c), rest)
 
 
-def _one_plus_exp(a: Expr) -> Expr | None:
-    """u when ``a`` is 1 + exp(u) (either order), else None."""
-    if a.op != "add" or len(a.args) != 2:
-        return None
-    for one, other in (a.args, reversed(a.args)):
-        if is_number(one, 1) and _is_fn(other, "exp"):
-            return other.args[0]
-    return None
-
-
 def power_logistic(e: Expr) -> Expr:
-    """(1 + exp(u))^{∘−k} = σ(−u)^{∘k} for a whole k > 0: 1/(1 + e^{−z}) = σ(z), 1/(1 + e^{z}) = σ(−z)."""
+    """(1 + exp(u))^{∘−k} = σ(−u)^{∘k} for a whole k > 0: 1/(1 + e^{−z}) = σ(z), 1/(1 + e^{z}) = σ(−z) (1 a number,
+    or a ones matrix: the stable code applies this rule to unsimplified expressions)."""
     (a,), (p,) = e.args, e.params
-    u = _one_plus_exp(a)
-    if u is None or p >= 0 or not float(p).is_integer():
+    u = one_plus(a, "exp", ones=True)
+    if u is None or u.shape != e.shape or p >= 0 or not float(p).is_integer():
         return e
-    return power(apply("sigmoid", negate(u)), _number_value(-p))
+    return _as_power(apply("sigmoid", negate(u)), _number_value(-p))  # σ(−u) itself for k = 1, not σ(−u)^{∘1}
+
+
+def mul_one_plus_exp_over_exp(e: Expr) -> Expr:
+    """(1 + e^u) ⊙ (e^u)^{∘−1} = 1 + e^{−u}: (exp(u) + 1)/exp(u) is the logistic loss's 1 + exp(−u) (1 a number,
+    or a ones matrix in unsimplified code)."""
+    for f in e.args:
+        if f.op == "power" and f.params[0] == -1 and is_fn(f.args[0], "exp"):
+            u = f.args[0].args[0]
+            for s in e.args:
+                if s is not f and one_plus(s, "exp", ones=True) == u and s.shape == e.shape:
+                    rest = [a for a in e.args if a is not f and a is not s]
+                    return mul(*rest, add(1, apply("exp", negate(u))))
+    return e
 
 
 def mul_exp_sigmoid(e: Expr) -> Expr:
     """exp(u) ⊙ σ(−u) = σ(u) (e^u/(1 + e^u) = 1/(1 + e^{−u})), also inside a power: exp(u) ⊙ σ(−u)^{∘k} =
     σ(u) ⊙ σ(−u)^{∘(k−1)}. So exp(z)/(1 + exp(z)) is σ(z) and e^{−z}/(1 + e^{−z}) is σ(−z)."""
-    exps = [f for f in e.args if _is_fn(f, "exp")]
+    exps = [f for f in e.args if is_fn(f, "exp")]
     if not exps:
         return e
     for f in e.args:
         base, k = (f.args[0], f.params[0]) if f.op == "power" else (f, 1)
-        if not _is_fn(base, "sigmoid") or not (k == 1 or (k > 1 and float(k).is_integer())):
+        if not is_fn(base, "sigmoid") or not (k == 1 or (k > 1 and float(k).is_integer())):
             continue
         for ex in exps:
             u = ex.args[0]
@@ -514,7 +554,7 @@ def mul_exp_sigmoid(e: Expr) -> Expr:
 
 def mul_sigmoid_pair(e: Expr) -> Expr:
     """σ(u) ⊙ σ(−u) = σ(u) ⊙ (1 − σ(u)), σ′'s textbook form (u the side whose leading coefficient is positive)."""
-    sig = [f for f in e.args if _is_fn(f, "sigmoid")]
+    sig = [f for f in e.args if is_fn(f, "sigmoid")]
     for i, f in enumerate(sig):
         for g in sig[i + 1:]:
             if is_negation(f.args[0], g.args[0]):
@@ -527,30 +567,35 @@ def mul_sigmoid_pair(e: Expr) -> Expr:
 def add_one_minus_sigmoid(e: Expr) -> Expr:
     """1 − σ(−u) = σ(u) for a u with a positive leading coefficient (σ(−u) = 1 − σ(u) read from right to left;
     1 − σ(u) itself stays, σ′'s textbook σ(u) ⊙ (1 − σ(u)))."""
-    for i, t in enumerate(e.args):
-        c, rest = split_coefficient(t)
-        if c == -1 and _is_fn(rest, "sigmoid") and split_coefficient(rest.args[0])[0] < 0 and rest.shape == e.shape:
-            for j, one in enumerate(e.args):
-                if j != i and is_number(one, 1):
-                    others = [x for k, x in enumerate(e.args) if k not in (i, j)]
-                    return add(apply("sigmoid", negate(rest.args[0])), *others)
+    m = one_minus(e, lambda t: is_fn(t, "sigmoid") and split_coefficient(t.args[0])[0] < 0)
+    if m is None:
+        return e
+    s, others = m
+    return add(apply("sigmoid", negate(s.args[0])), *others)
+
+
+def mul_one_minus_sigmoid(e: Expr) -> Expr:
+    """A ⊙ (1 − σ(u)) = A ⊙ σ(−u) unless σ(u) is a factor of A. A factor of a product takes one form, so that the
+    logistic gradient is −Xᵀ(y ⊙ σ(−y ⊙ Xw)) from log(1 + e^{−u}) and from −log σ(u) alike, while σ′'s textbook
+    σ(u) ⊙ (1 − σ(u)) stays, and so does 1 − σ(u) on its own (d log σ(u)/du)."""
+    bases = {_base_exponent(f)[0] for f in e.args}
+    for i, f in enumerate(e.args):
+        m = one_minus(f, lambda t: is_fn(t, "sigmoid") and t not in bases)
+        if m is not None and not m[1]:
+            return mul(*e.args[:i], apply("sigmoid", negate(m[0].args[0])), *e.args[i + 1:])
     return e
 
 
 def mul_sign(e: Expr) -> Expr:
     """u ⊙ sign(u) = |u| and sign(u) ⊙ |u|^{∘−1} = u^{∘−1}."""
     for f in e.args:
-        if _is_fn(f, "sign"):
+        if is_fn(f, "sign"):
             u = f.args[0]
             for partner, result in ((u, apply("abs", u)), (power(apply("abs", u), -1), power(u, -1))):
                 if partner in e.args:
                     rest = [a for a in e.args if a is not f and a != partner]
                     return mul(*rest, result) if rest else result
     return e
-
-
-def _is_fn(e: Expr, name: str) -> bool:
-    return e.op == "apply" and e.params[0].name == name
 
 
 def _cancels(term: Expr, outside: dict[Expr, Fraction | float]) -> bool:
@@ -652,8 +697,8 @@ IDENTITIES: dict[str, list[Rule]] = {
     "matmul": [matmul_of_zero, matmul_drop_identity, matmul_of_scalars, matmul_pull_scalars, matmul_pull_inner_scalars,
                matmul_of_ones, matmul_diag_ones, matmul_cancel_inverse],
     "add": [add_drop_zeros, add_ones_as_number, add_one_minus_sigmoid, add_collect, add_common_number, add_common_factor, add_factor, add_sort],
-    "mul": [mul_of_zero, mul_numbers, mul_drop_ones, mul_powers, mul_sigmoid, mul_exp_sigmoid, mul_sigmoid_pair,
-            mul_sign, mul_distribute_cancelling, mul_sort],
+    "mul": [mul_of_zero, mul_numbers, mul_drop_ones, mul_powers, mul_sigmoid, mul_one_plus_exp_over_exp,
+            mul_exp_sigmoid, mul_sigmoid_pair, mul_one_minus_sigmoid, mul_sign, mul_distribute_cancelling, mul_sort],
     "power": [power_trivial, power_logistic],
     "apply": [apply_inverse_pair],
 }

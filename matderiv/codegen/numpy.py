@@ -103,11 +103,13 @@ class _FnSciPyPrinter(_FnMixin, _SymPySciPyPrinter):
 
 # step(x) = 1 for x > 0 else 0: a comparison is 6× faster than np.heaviside(x, 0.0) and gives the same numbers.
 _STEP = (f"{_XP}greater({_SLOT}, 0.0).astype({_XP}float64)", 1, True, True, ())
-# σ(x) = 1/(1 + e^{−x}) with the exponent capped at 709 (e^{709} < the largest float64): relative accuracy of a few
-# ulps wherever σ(x) is a normal float64 (0.5 + 0.5 tanh(x/2) loses all digits of σ(−30) = 9.4·10⁻¹⁴ to
-# cancellation), no overflow anywhere (below x = −709 it gives 1.2·10⁻³⁰⁸, within 1.2·10⁻³⁰⁸ of the true value),
-# and 4× faster than exp(−logaddexp(0, −x)).
-_SIGMOID = (f"1 / (1 + {_XP}exp({_XP}minimum(-{_SLOT}, 709.0)))", 1, False, False, ())
+# σ(x) = t/(1 + t), t = e^{min(x, 709)} (e^{709} < the largest float64), printed on two lines by
+# NumPyPrinter._print_apply: relative accuracy of a few ulps wherever σ(x) is a float64 (0.5 + 0.5 tanh(x/2) loses
+# all digits of σ(−30) = 9.4·10⁻¹⁴ to cancellation), e^x itself in the deep tail (σ(−720) = 2.0·10⁻³¹³, the
+# subnormal, where 1/(1 + e^{min(−x, 709)}) gave 1.2·10⁻³⁰⁸), 1 above x = 37, no overflow anywhere; as fast as
+# 1/(1 + e^{−x}) (one exp) and 4× faster than exp(−logaddexp(0, −x)). The one-line template (two exps) is for
+# callers of fn_template that cannot bind the temporary.
+_SIGMOID = (f"{_XP}exp({_XP}minimum({_SLOT}, 0.0)) / (1 + {_XP}exp(-{_XP}abs({_SLOT})))", 2, False, True, ())
 _TEMPLATES: dict[tuple[Fn, str], tuple[str, int, bool, bool, tuple[str, ...]]] = {}
 
 
@@ -480,10 +482,9 @@ class NumPyPrinter:
             imports = tuple(i.replace("scipy.special", self.special) for i in imports)
         self.imports.update(imports)
         arg = self.ew(a, n)
-        if n.params[0] == NAMED["sigmoid"] and a.op == "mul" and self._inline(a, n) and any(
-                f.op == "num" and f.params[0] < 0 for f in a.args):  # σ(−u) = 1/(1 + e^{min(u, 709)})
-            neg = self._mul(a, flip=True)
-            return f"1 / (1 + {self.alias}.exp({self.alias}.minimum({neg[0]}, 709.0)))", MUL
+        if n.params[0] == NAMED["sigmoid"]:  # σ(u) = t/(1 + t), t = e^{min(u, 709)} (see _SIGMOID)
+            t = self.aux(f"{self.alias}.exp({self.alias}.minimum({arg[0]}, 709.0))")
+            return f"{t} / (1 + {t})", MUL
         if n.params[0] == SECH2:  # sech² u = 4t/(1 + t)², t = e^{−2|u|}
             t = self.aux(f"{self.alias}.exp(-2 * {self.alias}.abs({arg[0]}))")
             return f"4 * {t} / (1 + {t})**2", MUL

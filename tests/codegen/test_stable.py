@@ -3,11 +3,14 @@ gradient, evaluates finite and correct at logits of ±1000.
 
 The references are written by hand in mpmath at 50 digits (the loss and its hand-derived gradient, never
 matderiv's own mpmath code); the generated numpy code runs with floating-point overflow, invalid operations and
-division by zero raising, and every entry must agree to 1e-12 relative (entries below 1e-290, which float64
-cannot hold, to absolute 1e-290). The printed forms stay textbook: the stable forms are only in the code.
+division by zero raising, and every entry must agree to 1e-12 relative, or, for entries below the smallest normal
+float64 (2.2·10⁻³⁰⁸, where float64 has only absolute precision), to absolute 10⁻³²⁰, a few thousand subnormal
+spacings: e^{−720} must be 2·10⁻³¹³ and e^{−1000} 0, not 1.2·10⁻³⁰⁸. The printed forms stay textbook: the stable
+forms are only in the code.
 """
 from __future__ import annotations
 
+import importlib
 from typing import Any, Callable
 
 import mpmath
@@ -144,7 +147,7 @@ def _close(got: Any, want: list[Any], what: str) -> None:
     assert np.all(np.isfinite(got)), f"{what}: not finite: {got}"
     for i, (g, r) in enumerate(zip(got, want)):
         err = abs(mpmath.mpf(float(g)) - r)
-        assert err <= mpmath.mpf("1e-12") * abs(r) + mpmath.mpf("1e-290"), \
+        assert err <= mpmath.mpf("1e-12") * abs(r) + mpmath.mpf("1e-320"), \
             f"{what}[{i}]: {g!r} vs {mpmath.nstr(r, 20)}"
 
 
@@ -171,7 +174,7 @@ def test_textbook_forms_are_printed() -> None:
     assert str(md.grad(md.sum(md.log(md.sigmoid(z))), z)) == "1 - sigmoid(z)"
     assert "softplus" not in md.latex(md.sum(md.log(1 + md.exp(z))))
     src = md.numpy_code(md.grad(md.sum(md.log(md.sigmoid(z))), z), [z])
-    assert "np.minimum(z, 709.0)" in src and "1 - " not in src.splitlines()[-1]  # σ(−z), not 1 − σ(z)
+    assert "np.exp(np.minimum(-z, 709.0))" in src and "1 - " not in src.splitlines()[-1]  # σ(−z), not 1 − σ(z)
 
 
 @pytest.mark.parametrize("spelling, stable_call", [
@@ -180,7 +183,7 @@ def test_textbook_forms_are_printed() -> None:
     (lambda: md.sum(md.log(md.sigmoid(z))), "np.logaddexp(0.0, -z)"),
     (lambda: md.log(md.sum(md.exp(z))), ".max()"),
     (lambda: md.exp(z) / md.sum(md.exp(z)), ".max()"),
-    (lambda: md.sigmoid(z), "np.exp(np.minimum(-z, 709.0))"),
+    (lambda: md.sigmoid(z), "np.exp(np.minimum(z, 709.0))"),
     (lambda: md.grad(md.sum(md.tanh(z)), z), "np.exp(-2 * np.abs(z))"),
 ])
 def test_stable_forms_in_the_code(spelling: Callable[[], md.Expr], stable_call: str) -> None:
@@ -198,3 +201,63 @@ def test_sigmoid_is_accurate_in_both_tails() -> None:
     got = fn(v)
     for g, r in zip(got, want):
         assert abs(mpmath.mpf(float(g)) / r - 1) < 1e-14
+
+
+def test_sigmoid_is_exact_in_the_deep_tail() -> None:
+    """Below x = −709, σ(x) = e^x (1 − e^x + ⋯) is e^x in float64: e^{−720} = 2.0·10⁻³¹³ (a subnormal), 0 below
+    x = −745.2; the capped 1/(1 + e^{709}) gave 1.2·10⁻³⁰⁸ everywhere there, so log σ(−1000) was −709."""
+    v = np.array([-1000.0, -746.0, -745.0, -740.0, -720.0, -709.5, -708.0, -700.0, 37.0, 709.5, 1000.0])
+    with mpmath.workdps(50):
+        want = [1 / (1 + mpmath.exp(-mpmath.mpf(a))) for a in v]
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            got = md.lambdify([z], md.sigmoid(z))(v)
+        for g, r in zip(got, want):  # float64's nearest value, to a few subnormal spacings (2⁻¹⁰⁷⁴ = 4.9·10⁻³²⁴)
+            assert abs(mpmath.mpf(float(g)) - r) <= mpmath.mpf("1e-14") * r + 20 * mpmath.mpf(2) ** -1074, (g, r)
+    assert got[0] == 0 and got[1] == 0 and 0 < got[4] < 1e-300
+
+
+def test_one_matcher_for_the_one_minus_rules() -> None:
+    """The stable code's 1 + f(u) and 1 − f(u) rules use the simplifier's matchers (one copy of each)."""
+    st, S = importlib.import_module("matderiv.codegen.stable"), importlib.import_module("matderiv.simplify")
+    assert st.is_fn is S.is_fn and st.one_minus is S.one_minus and st.one_plus is S.one_plus
+    assert S.one_minus(md.ones(n) - md.sigmoid(z), lambda t: S.is_fn(t, "sigmoid")) is None  # 1 a number here
+    assert S.one_minus(md.ones(n) - md.sigmoid(z), lambda t: S.is_fn(t, "sigmoid"), ones=True) == (md.sigmoid(z), [])
+    assert S.one_plus(md.exp(z) + 1, "exp") == z and S.one_plus(md.exp(z) + 2, "exp") is None
+
+
+def _log_sigmoid_ref(us: list[float], k: int = 1) -> Any:
+    """Σ k log σ(u) = −k Σ log(1 + e^{−u}), by hand in mpmath."""
+    return -k * mpmath.fsum(mpmath.log(1 + mpmath.exp(-mpmath.mpf(u))) for u in us)
+
+
+@pytest.mark.parametrize("text, sign, k", [
+    ("sum(log(1./(1+exp(-z))))", 1, 1),   # (1 + e^{−z})^{−1} = σ(z), not σ(z)^1, then log σ = −softplus(−z)
+    ("sum(log(1./(1+exp(z))))", -1, 1),   # σ(−z)
+    ("sum(log(1 ./ (exp(-z) + vector(1))))", 1, 1),
+    ("sum(log(sigmoid(z).^2))", 1, 2),   # log σ(z)² = 2 log σ(z)
+    ("sum(log(sigmoid(z).^3))", 1, 3),
+    ("sum(log((1 - sigmoid(z)).^2))", -1, 2),  # 1 − σ(z) = σ(−z)
+    ("sum(-log((exp(z)+1)./exp(z)))", 1, 1),  # (e^z + 1)/e^z = 1 + e^{−z}: −softplus(−z)
+])
+def test_spelled_log_sigmoid_is_finite_and_right(text: str, sign: int, k: int) -> None:
+    """The new-user findings: at z = [1000, −1000, 0.5, −3] these gave −712.5 (not −1003.5), −709 and −inf."""
+    v = [1000.0, -1000.0, 0.5, -3.0]
+    f = md.parse(text)
+    (zs,) = f.free_symbols
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        got = md.lambdify([zs], f)(np.array(v))  # as parsed, unsimplified
+        got_simplified = md.lambdify([zs], md.simplify(f))(np.array(v))
+    with mpmath.workdps(50):
+        want = _log_sigmoid_ref([sign * u for u in v], k)
+        _close(got, [want], text)
+        _close(got_simplified, [want], text + " (simplified)")
+
+
+def test_log_sigmoid_elementwise_at_1000() -> None:
+    """log(1/(1 + e^{z})) at z = [1000, −1000]: −1000 and −e^{−1000} (float64: −0), not −709."""
+    f = md.parse("log(1./(1+exp(z)))")
+    (zs,) = f.free_symbols
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        got = md.lambdify([zs], f)(np.array([1000.0, -1000.0]))
+    with mpmath.workdps(50):
+        _close(got, [-softplus(_f(1000.0)), -softplus(_f(-1000.0))], "log σ(−z)")
