@@ -31,7 +31,7 @@ from ..core.errors import ArgumentError, DerivativeError, MatderivError
 from ..core.expr import Expr, describe
 from ..jacobian import hessian, jacobian, seed_for
 from ..ops import as_expr
-from .certificate import SECOND, check
+from .certificate import SECOND, _direction, check
 
 MARGIN = 15  # mpmath digits must reach dps − MARGIN
 NUMPY_DIGITS = 8.0
@@ -205,8 +205,7 @@ def _certify(kind: str, f: Expr, x: Expr, formula: Expr, first: Expr, at: Mappin
     values = {s: np.asarray(base.values[s.name], dtype=float) for s in syms if s != direction}
     i = syms.index(x)
     gen = np.random.default_rng([int(rng), 2])
-    size = max([1.0] + [abs(float(v)) for v in values[x].flat])
-    dirs = [gen.standard_normal(values[x].shape) * size for _ in range(directions)]
+    dirs = [_direction(x, values[x].shape, values[x], gen) for _ in range(directions)]  # symmetric for symmetric X
     iv = None
     if direction is not None:
         iv = syms.index(direction)
