@@ -158,3 +158,36 @@ def test_symmetric_jvp_certifies_and_a_wrong_one_fails() -> None:
     assert md.check_jvp(F, Sy, md.trace(Vs @ Am), Vs, dps=30).ok
     assert not md.check_jvp(F, Sy, md.trace(Vs @ Am @ Am), Vs, dps=30).ok
     assert md.check_jvp(md.inv(Sy), Sy, -md.inv(Sy) @ Vs @ md.inv(Sy), Vs, dps=30).ok
+
+
+def test_order_2_certifies_the_given_hessian() -> None:
+    """grad= is the candidate Hessian: xᵀAx → A + Aᵀ (C 81) certifies, 2A (right only for symmetric A) fails;
+    log det Y → −(Y⁻¹ ⊗ Y⁻ᵀ)K (d Y⁻ᵀ = −Y⁻ᵀ dYᵀ Y⁻ᵀ, vec(ABC) = (Cᵀ ⊗ A) vec B, C 520), without K it fails."""
+    f = x.T @ A @ x
+    wrong = md.check(f, x, order=2, grad=2 * A, dps=30)
+    assert not wrong.ok and wrong.digits_first < 3 and "FAILED" in wrong.summary()
+    assert md.check(f, x, order=2, grad=A + A.T, dps=30).ok
+    assert md.check(f, x, order=2, grad="A + A'", dps=30).ok
+    assert not md.check(f, x, order=2, grad="2*A", dps=30).ok
+    K = md.commutation("n", "n")
+    assert md.check(md.logdet(Y), Y, order=2, grad=-md.kron(md.inv(Y), md.inv(Y).T) @ K, dps=30).ok
+    assert not md.check(md.logdet(Y), Y, order=2, grad=-md.kron(md.inv(Y), md.inv(Y).T), dps=30).ok
+
+
+@pytest.mark.parametrize("kw", [{"mode": "bogus"}, {"mode": "entries"}, {"seed": x}, {"strict": True},
+                                {"args": [x]}])
+def test_order_2_refuses_first_order_options(kw: dict) -> None:
+    with pytest.raises(md.ArgumentError, match=f"does not take {next(iter(kw))}="):
+        md.check(x.T @ A @ x, x, order=2, **kw)
+
+
+def test_order_2_candidate_errors() -> None:
+    f = x.T @ A @ x
+    with pytest.raises(md.ArgumentError, match="Hessian formula"):
+        md.check(f, x, order=2, grad=lambda x, A: A + A.T)
+    with pytest.raises(md.ShapeError, match="n×n"):
+        md.check(f, x, order=2, grad=x)
+    with pytest.raises(md.ArgumentError, match="'B'"):
+        md.check(f, x, order=2, grad=md.matrix("B", "n", "n"))
+    with pytest.raises(md.ArgumentError, match="dps"):
+        md.check(f, x, order=2, dps=-3)
