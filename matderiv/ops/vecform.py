@@ -150,9 +150,18 @@ def _commutation(m: Any, n: Any) -> Any:
 
 
 def _commutation_numpy(p: Any, n: Any) -> Any:
-    """Rows of the identity permuted: row j + i n of K is row i + j m of I."""
-    m, k = (p.dimcode(d) for d in n.params)
-    return p.fmt(f"{{xp}}.eye({m} * {k})[{{xp}}.arange({m} * {k}).reshape({k}, {m}).ravel(order='F')]"), p.ATOM
+    """Rows of the identity permuted: row j + i n of K is row i + j m of I, K = I[perm] with
+    perm = arange(mn).reshape(n, m).ravel('F'). The lowering gives a product with K as a node with the other factor
+    as argument and the side as third param: K M = M[perm] and M K = M[:, perm⁻¹] with perm⁻¹ (that of K_{n,m})
+    = arange(mn).reshape(m, n).ravel('F') — a gather of mn rows or columns, not an (mn)² matmul."""
+    m, k = (p.dimcode(d) for d in n.params[:2])
+    if not n.args:
+        return p.fmt(f"{{xp}}.eye({m} * {k})[{{xp}}.arange({m} * {k}).reshape({k}, {m}).ravel(order='F')]"), p.ATOM
+    (x,), side = n.args, n.params[2]
+    if side == "left":
+        return p.fmt(f"{p.atom(x)}[{{xp}}.arange({m} * {k}).reshape({k}, {m}).ravel(order='F')]"), p.ATOM
+    cols = "" if x.kind in "cr" else ":, "
+    return p.fmt(f"{p.atom(x)}[{cols}{{xp}}.arange({m} * {k}).reshape({m}, {k}).ravel(order='F')]"), p.ATOM
 
 
 defop("commutation", _commutation_shape, text=lambda e: f"K({e.params[0]}, {e.params[1]})",
