@@ -164,23 +164,29 @@ def _tangent(w: Expr, v: object) -> Expr:
     return t
 
 
-def _tangents(f: Expr, wrt: Wrt | Mapping[Wrt, object], v: object) -> dict[Expr, Expr]:
+def _tangents(f: Expr, wrt: Wrt | Mapping[Wrt, object], v: object, what: str = "md.jvp") -> dict[Expr, Expr]:
     if isinstance(wrt, Mapping):
         if v is not None:
-            raise ArgumentError("md.jvp(F, {X: V, ...}) takes the directions in the dict; give no third argument")
+            raise ArgumentError(f"{what}(F, {{X: V, ...}}) takes the directions in the dict; give no third argument")
         pairs = list(wrt.items())
         if not pairs:
-            raise ArgumentError("md.jvp(F, {}): give at least one symbol and its direction")
+            raise ArgumentError(f"{what}(F, {{}}): give at least one symbol and its direction")
     else:
         if v is None:
-            raise ArgumentError("md.jvp(F, X, V) needs a direction V of X's shape (or a dict {X: V, ...})")
+            raise ArgumentError(f"{what}(F, X, V) needs a direction V of X's shape (or a dict {{X: V, ...}})")
         pairs = [(wrt, v)]
     out: dict[Expr, Expr] = {}
     for w, t in pairs:
         s = resolve(f, w)
         if s in out:
-            raise ArgumentError(f"md.jvp: the symbol {s.name!r} is given twice")
+            raise ArgumentError(f"{what}: the symbol {s.name!r} is given twice")
         out[s] = _tangent(s, t)
+    for s, t in out.items():  # as a seed of md.vjp: a direction depending on a moved symbol is not a direction
+        moved = sorted(w.name for w in out if w in t.free_symbols)
+        if moved:
+            raise DerivativeError(f"the direction {t} for {s.name!r} depends on {', '.join(map(repr, moved))}: a "
+                                  f"direction is held constant (X + tV with V fixed); give a symbol or an expression "
+                                  f"free of {', '.join(map(repr, moved))}")
     return out
 
 
@@ -238,16 +244,18 @@ def _inner(g: Expr, dw: Expr) -> Expr:
     return mul(*scale, trace(matmul(inner if transposes(inner, inner) else transpose(inner), dw)))  # Gᵀ = G: no ᵀ
 
 
-def hvp(f: object, wrt: Wrt, v: object) -> Expr:
+def hvp(f: object, wrt: Wrt | Mapping[Wrt, object], v: object = None) -> Expr:
     """The Hessian-vector product ∇²f(X)[V] = d(∇f)[V] of a scalar f in closed form, X's shape: forward over
     reverse (the JVP of the gradient), which gives the textbook forms (A + Aᵀ)v for xᵀAx, 2AᵀAv for ‖Ax − b‖²,
-    p ⊙ v − p(pᵀv) for logsumexp(x) with p = softmax(x)."""
+    p ⊙ v − p(pᵀv) for logsumexp(x) with p = softmax(x). ``md.hvp(f, {X: V})`` is ``md.hvp(f, X, V)``."""
     f = as_expr(f, "the expression")
     if not f.is_scalar:
         raise DerivativeError(f"md.hvp needs a scalar, but {describe(f)} is not; for a matrix-valued expression "
                               f"take a seed: md.hvp(md.sum(U * F), X, V)")
-    w = resolve(f, wrt)
-    t = _tangent(w, v)
+    if isinstance(wrt, Mapping) and len(wrt) > 1:
+        raise ArgumentError(f"md.hvp takes one variable and its direction, got {len(wrt)}: call it once per "
+                            "variable (the Hessian blocks of several variables are md.jvp of each md.grad)")
+    ((w, t),) = _tangents(f, wrt, v, "md.hvp").items()
     g = grad(f, w)
     assert isinstance(g, Expr)
     return simplify(jvp_raw(g, {w: t}))
