@@ -3,7 +3,7 @@ differentials dF in a symbol dX, and Hessian-vector products (forward over rever
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Mapping, Sequence, Union
+from typing import Callable, Mapping, Sequence, Union
 
 from .core.errors import ArgumentError, DerivativeError, ShapeError
 from .core.expr import OPS, Expr, describe, fmt_shape, iter_nodes
@@ -58,9 +58,12 @@ def vjp_raw(f: Expr, wrt: Sequence[Expr], seed: Expr) -> list[Expr]:
     return out
 
 
-def jvp_raw(f: Expr, tangents: dict[Expr, Expr]) -> Expr:
+def jvp_raw(f: Expr, tangents: dict[Expr, Expr],
+            visit: Callable[[Expr, Expr], Expr] | None = None) -> Expr:
     """Unsimplified directional derivative df[V] by one forward sweep, children first, each op's JVP rule giving a
-    node's tangent from its arguments' (a symbol's tangent is ``tangents[symbol]``, absent ones are zero)."""
+    node's tangent from its arguments' (a symbol's tangent is ``tangents[symbol]``, absent ones are zero).
+    ``visit(node, tangent)``, when given, is called for every non-symbol node with a nonzero tangent, children
+    first, and returns the tangent to carry on with (``md.explain`` records each rule there and simplifies)."""
     order = iter_nodes([f])
     tan: dict[Expr, Expr | None] = {}
     for n in order:
@@ -76,7 +79,8 @@ def jvp_raw(f: Expr, tangents: dict[Expr, Expr]) -> Expr:
             rule = OPS[n.op].jvp
             if rule is None:
                 raise DerivativeError(f"the op '{n.op}' has no forward-mode (JVP) rule: give its defop a jvp=")
-            tan[n] = rule(ts, n)
+            t = rule(ts, n)
+            tan[n] = visit(n, t) if visit is not None and t is not None else t
     return tan[f] if tan[f] is not None else zeros(*f.shape)
 
 
@@ -221,11 +225,11 @@ def differential(f: object, wrt: Wrt | Sequence[Wrt]) -> Expr:
         return simplify(jvp_raw(simplify(f), ds))
     gs = grad(f, ws)
     assert isinstance(gs, tuple)
-    terms = [_inner(g, dw) for g, dw in zip(gs, ds.values())]
+    terms = [inner_form(g, dw) for g, dw in zip(gs, ds.values())]
     return simplify(terms[0] if len(terms) == 1 else add(*terms))
 
 
-def _inner(g: Expr, dw: Expr) -> Expr:
+def inner_form(g: Expr, dw: Expr) -> Expr:
     """⟨G, dX⟩ as textbook writes it: g dx (scalars), gᵀ dx (columns), dx gᵀ (rows), tr(Gᵀ dX) (matrices; a
     rank-one G = c a bᵀ gives c aᵀ dX b by the cyclic property of the trace, C 16)."""
     from .ops import matmul, mul, trace
