@@ -9,6 +9,8 @@ G(U) with one rule per linear operation —
 * vec(Uᵀ) = K vec U, K the commutation matrix;
 * vec(W ⊙ U) = diag(vec W) vec U; vec(s U) = s vec U; vec(u W) = vec(W) u for a 1×1 u;
 * sum U = 𝟏ᵀ vec U, tr U = vec(I)ᵀ vec U; diag(B diag(u) C) = (B ⊙ Cᵀ) u;
+* diag M = S vec M for any other square M and vec diag(u) = Sᵀ u, S = (𝟏ᵀ ⊗ I) diag(vec I) the selection matrix
+  of the diagonal (so A diag(u) B reads (Bᵀ ⊗ A) Sᵀ); vec Φ(M) = diag(vec Φ(𝟏𝟏ᵀ)) vec M (Φ is a mask);
 
 — multiplying out (so that diag(s)(I − 𝟏sᵀ) reads diag(s) − s sᵀ), and transposes. A part of G it has no rule
 for raises :class:`DerivativeError` naming that part: never a wrong matrix. :func:`hessian` is the Jacobian of
@@ -64,6 +66,12 @@ def _transpose(e: Expr) -> Expr:
     return transpose(e)
 
 
+def _selection(n: sympy.Expr) -> Expr:
+    """The n×n² selection matrix of the diagonal, diag(M) = S vec M: S = (𝟏ᵀ ⊗ I) diag(vec I), since
+    vec(I ⊙ M) = diag(vec I) vec M and (𝟏ᵀ ⊗ I) vec N = N𝟏 (C 520) sums the columns of N = I ⊙ M."""
+    return matmul(kron(ones(1, n), eye(n)), diag_matrix(vec(eye(n))))
+
+
 class _Unreadable(Exception):
     """A part of the VJP has no read-off rule; ``why`` says so in the user's terms (no seed names)."""
 
@@ -73,11 +81,8 @@ class _Unreadable(Exception):
 
 
 _NO_RULE = {  # the ops a VJP may hold that have no vec-form rule (yet), in words
-    "diag": "needs the selection matrix S of the diagonal, vec diag(u) = Sᵀ u, which matderiv does not have yet",
     "blockdot": "is a Kronecker product's, vec(A ⊗ B) = (I ⊗ K ⊗ I)(vec A ⊗ vec B), which matderiv does not write "
                 "yet",
-    "phi": "needs Φ (the lower triangle with half the diagonal) as a diagonal mask matrix, which matderiv does not "
-           "write yet",
 }
 
 
@@ -163,6 +168,13 @@ class _ReadOff:
             return [matmul(transpose(vec(eye(n))), t) for t in self.terms(a[0])]
         if op == "diagpart":
             return self._diagpart(e)
+        if op == "diag":  # vec diag(u) = Sᵀ u
+            return [matmul(transpose(_selection(a[0].shape[0])), t) for t in self.terms(a[0])]
+        if op == "phi":  # Φ is a mask: vec Φ(M) = diag(vec Φ(𝟏𝟏ᵀ)) vec M
+            from .ops.cholesky import phi
+            n = a[0].shape[0]
+            mask = diag_matrix(vec(phi(ones(n, n))))
+            return [matmul(mask, t) for t in self.terms(a[0])]
         raise self.fail(e, _NO_RULE.get(op, f"has the op '{op}', for which matderiv has no vec-form rule yet"))
 
     def _matmul(self, e: Expr, a: list[Expr]) -> list[Expr]:
@@ -179,8 +191,8 @@ class _ReadOff:
             if left and matmul(*left).shape[0] == ONE:
                 m = matmul(*([transpose(matmul(*right))] if right else []), diag_matrix(transpose(matmul(*left))))
                 return [matmul(m, t) for t in self.terms(v)]
-            raise self.fail(e, "is a Khatri–Rao product (A diag(u) B with matrices on both sides), which matderiv "
-                                "does not write yet")
+            m = matmul(_kron(transpose(matmul(*right)), matmul(*left)), transpose(_selection(v.shape[0])))
+            return [matmul(m, t) for t in self.terms(v)]  # vec(A diag(u) B) = (Bᵀ ⊗ A) vec diag(u) = (Bᵀ ⊗ A) Sᵀ u
         r, c = y.shape
         p = transpose(matmul(*right)) if right else eye(c)
         q = matmul(*left) if left else eye(r)
@@ -217,8 +229,7 @@ class _ReadOff:
                 c = matmul(*a[i + 1:]) if i + 1 < len(a) else eye(x.shape[1])
                 m = mul(b, transpose(c))
                 return [matmul(m, t) for t in self.terms(a[i].args[0])]
-        raise self.fail(e, "needs the selection matrix S of the diagonal, diag(M) = S vec M (for M other than "
-                                "B diag(u) C), which matderiv does not have yet")
+        return [matmul(_selection(x.shape[0]), t) for t in self.terms(x)]  # diag M = S vec M
 
 
 def _wrt(f: Expr, wrt: Wrt) -> Expr:

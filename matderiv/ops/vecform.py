@@ -188,11 +188,14 @@ def transpose_of_commutation(e: Expr) -> Expr:
 @rule_for("matmul")
 def kron_times_vec(e: Expr) -> Expr:
     """(P ⊗ Q) vec V = vec(Q V Pᵀ) (C 520) and K_{m,n} vec A = vec(Aᵀ): a reshape instead of a Kronecker product
-    or a permutation matrix."""
+    or a permutation matrix; K_{m,n} K_{n,m} = I."""
     from .linalg import matmul, transpose
     a = list(e.args)
     for i in range(len(a) - 1):
         left, right = a[i], a[i + 1]
+        if left.op == right.op == "commutation" and tuple(left.params) == tuple(right.params)[::-1]:
+            rest = a[:i] + a[i + 2:]  # K_{m,n} K_{n,m} = I (K_{m,n}⁻¹ = K_{n,m})
+            return eye(left.shape[0]) if not rest else rest[0] if len(rest) == 1 else matmul(*rest)
         if right.op != "vectorize":
             continue
         v = right.args[0]

@@ -84,8 +84,10 @@ def test_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert rc == 2 and "give --wrt X" in err
     rc, _, err = run(capsys, "jacobian", "A*x")
     assert rc == 2 and "one variable" in err
-    rc, _, err = run(capsys, "jacobian", "diag(x)", "--wrt", "x")
-    assert rc == 2 and "cannot write the Jacobian of diag(x)" in err and "selection matrix" in err
+    rc, _, err = run(capsys, "jacobian", "kron(X, A)", "--wrt", "X")
+    assert rc == 2 and "cannot write the Jacobian of kron(X, A)" in err and "Kronecker product" in err
+    rc, out, err = run(capsys, "jacobian", "diag(x)", "--wrt", "x")  # the selection matrix: read off, certified
+    assert rc == 0 and "certified" in out, err
 
 
 def test_steps_with_numpy_is_a_usage_error_and_text_steps_label_the_result(capsys: pytest.CaptureFixture[str]) -> None:
