@@ -34,9 +34,12 @@ from ..core.errors import ArgumentError, CheckError, DerivativeError, MatderivEr
 from ..core.expr import ONE, Expr, describe, fmt_shape, iter_nodes
 from ..core.domains import EVERYWHERE, Domain
 from ..core.expr import OPS
-from ..ops import as_expr, mul, sum_
+from ..ops import as_expr, mul, sum_, symbol
 from ..codegen.mpmath import mpmath_function
+from .calls import guarded
 from .compare import check_options
+from .reference import random_direction
+from .user import check_values
 
 MARGIN = 10  # mpmath digits must reach dps − MARGIN
 NUMPY_DIGITS = 8.0  # float64 digits must reach this
@@ -237,7 +240,7 @@ class _Point:
                 raise ArgumentError(f"check: {s.name!r} is declared symmetric but its value is not")
             self.values[s] = arr
         missing = [s for s in self.syms.values() if s in required and s not in self.values]
-        if given and missing:
+        if any(s in required for s, _ in given) and missing:
             raise ArgumentError(f"check: at gives no value for {', '.join(describe(s) for s in missing)}; give "
                                 "every symbol's value, or none for random values")
 
@@ -371,12 +374,8 @@ def _digits(diff: Any, scale: Any, cap: float) -> float:
 
 
 def _call(fn: Callable[..., Any], vals: list[Any], what: str) -> Any:
-    try:
-        return fn(*vals)
-    except MatderivError:
-        raise
-    except Exception as exc:  # mpmath/numpy raise ZeroDivisionError, ValueError, ... at a bad point
-        raise CheckError(f"check: evaluating {what} failed at the chosen point: {type(exc).__name__}: {exc}") from exc
+    """The generated code on the values; its failure at a bad point (ZeroDivisionError, ValueError) a CheckError."""
+    return guarded(f"check: evaluating {what} at the chosen point", fn, *vals)
 
 
 # ---- the certificate ------------------------------------------------------------------------------------------------
@@ -434,86 +433,101 @@ def check(f: object, wrt: object, at: Mapping[object, object] | None = None, dps
         return SECOND[0](f, wrt, at=at, dps=dps, rng=rng, directions=directions, order=order, grad=grad, seed=seed, mode=mode, strict=strict, args=args)
     f = as_expr(f, "check: the expression")
     check_options("check", dps, directions, rng)
-    ws = _wrt_list(f, wrt)
-    seed_e = None
-    if seed is None:
-        if not f.is_scalar:
-            raise DerivativeError(f"check needs a scalar, but {describe(f)} is not; for a matrix-valued expression "
-                                  f"give a seed of its shape: md.check(F, {ws[0].name!r}, seed=md.ones_like(F))")
-        phi = f
-    else:
-        seed_e = as_expr(seed, "check: seed")
-        if seed_e.shape != f.shape:
-            raise DerivativeError(f"check: the seed {describe(seed_e)} must have the shape of {describe(f)}")
-        for w in ws:
-            if w in seed_e.free_symbols:
-                raise ArgumentError(f"check: the seed {seed_e} depends on {w.name!r}, but the seed is held "
-                                    "constant; differentiate with respect to another symbol")
-        phi = sum_(mul(seed_e, f))
     if mode not in ("directions", "entries"):
         raise ArgumentError(f"check: mode must be 'directions' or 'entries', got {mode!r}")
+    ws = _wrt_list(f, wrt)
+    phi, seed_e = _scalar(f, ws, seed)
     values_kind = grad is not None and _grad_kind(grad, ws) == "values"
-    if grad is not None and not values_kind:
-        grad = _parse_candidates(grad, phi.free_symbols)
-    if values_kind:
-        formulas = []
-    elif grad is not None:
-        formulas = _candidates(grad, ws)
-        known = phi.free_symbols
-        for g in formulas:
-            unknown = sorted(s.name for s in g.free_symbols - known)
-            if unknown:
-                raise ArgumentError(f"check: the candidate gradient {describe(g)} uses {', '.join(map(repr, unknown))}, "
-                                    f"which the expression does not (its symbols: "
-                                    f"{', '.join(sorted(s.name for s in known))})")
-    elif seed_e is None:
-        formulas = list(_grad(f, ws))  # type: ignore[arg-type]
-    else:
-        formulas = list(_vjp(f, ws, seed_e))  # type: ignore[arg-type]
-
+    if not values_kind and (mode != "directions" or strict):
+        raise ArgumentError("check: mode= and strict= apply to gradient values (grad= a function or an array); "
+                            "a formula is certified along random directions")
+    formulas = [] if values_kind else _formulas(f, ws, seed_e, phi, grad)
+    if rng is None:
+        rng = int(np.random.SeedSequence().entropy % 2**63)
     syms, dim_syms = _symbols_and_dims([phi, *formulas, *ws])
     point = _Point(syms, dim_syms)
     if at is not None:
         point.bind(at, f.free_symbols)
-    if rng is None:
-        rng = int(np.random.SeedSequence().entropy % 2**63)
-    random_syms = [s for s in syms if s not in point.values]
-    failure: CheckError | None = None
-    for variant in range(4):  # another order of the default sizes when the first makes the domain empty
-        if not point.default_sizes(variant):
-            continue
-        shapes = {s: (point.concrete(s.shape[0]), point.concrete(s.shape[1])) for s in syms}
-        dim_sizes = {d.name: point.size[d] for d in dim_syms}
-        gen = np.random.default_rng(int(rng))
-        try:
-            guards = _guards([phi, *formulas])
-            if values_kind and at is not None:  # gradient values may be checked at a kink: one-sided differences
-                guards = [g for g in guards if g.domain.name != "kink"]
-            values = _find_point(syms, shapes, point.values, random_syms, guards, gen, dim_sizes)
-            break
-        except CheckError as exc:
-            failure = exc
-    else:
-        raise failure  # type: ignore[misc]
+    given_all = at is not None and all(s in point.values for s in f.free_symbols)
+    values, shapes, dim_sizes, gen = _choose_point(syms, dim_syms, point, [phi, *formulas], int(rng),
+                                                   kinks_allowed=values_kind and given_all)
     dirs = {w: [_direction(w, shapes[w], values[w], gen) for _ in range(directions)] for w in ws}
     if values_kind:
-        from .user import check_values
         return check_values(_title(f, seed_e), _phi_mp(syms, phi, dim_sizes), [s.name for s in syms],
                             {s.name: _nat(s, values[s]) for s in syms}, [w.name for w in ws], grad, dps, mode,
                             strict, _arg_names(args, f), {w.name: [_nat(w, d) for d in dirs[w]] for w in ws}, gen,
                             seed_name=seed_e.name if _vjp_call and seed_e is not None else None,
-                            what="vjp" if _vjp_call else "grad", given_at=at is not None)
-    if mode != "directions" or strict:
-        raise ArgumentError("check: mode= and strict= apply to gradient values (grad= a function or an array); "
-                            "a formula is certified along random directions")
+                            what="vjp" if _vjp_call else "grad", given_at=given_all,
+                            phi64=_phi64(syms, phi, dim_sizes), rng=int(rng))
+    return _certify(f, ws, formulas, phi, seed_e, syms, values, dirs, dps, int(rng), dim_sizes, grad is not None,
+                    directions)
 
-    digits_m, fd, phis = _mpmath_digits(syms, phi, formulas, ws, values, dirs, dps, dim_sizes)
+
+def _scalar(f: Expr, ws: list[Expr], seed: object) -> tuple[Expr, Expr | None]:
+    """φ: f itself (a scalar), or ⟨seed, f⟩ for a matrix-valued f; and the seed expression."""
+    if seed is None:
+        if not f.is_scalar:
+            raise DerivativeError(f"check needs a scalar, but {describe(f)} is not; for a matrix-valued expression "
+                                  f"give a seed of its shape: md.check(F, {ws[0].name!r}, seed=md.ones_like(F))")
+        return f, None
+    seed_e = as_expr(seed, "check: seed")
+    if seed_e.shape != f.shape:
+        raise DerivativeError(f"check: the seed {describe(seed_e)} must have the shape of {describe(f)}")
+    for w in ws:
+        if w in seed_e.free_symbols:
+            raise ArgumentError(f"check: the seed {seed_e} depends on {w.name!r}, but the seed is held "
+                                "constant; differentiate with respect to another symbol")
+    return sum_(mul(seed_e, f)), seed_e
+
+
+def _formulas(f: Expr, ws: list[Expr], seed_e: Expr | None, phi: Expr, grad: object) -> list[Expr]:
+    """The formulas to certify: the candidates ``grad`` (expressions or text), else matderiv's own."""
+    if grad is None:
+        return list(_grad(f, ws)) if seed_e is None else list(_vjp(f, ws, seed_e))  # type: ignore[arg-type]
+    formulas = _candidates(_parse_candidates(grad, phi.free_symbols), ws)
+    known = phi.free_symbols
+    for g in formulas:
+        unknown = sorted(s.name for s in g.free_symbols - known)
+        if unknown:
+            raise ArgumentError(f"check: the candidate gradient {describe(g)} uses {', '.join(map(repr, unknown))}, "
+                                f"which the expression does not (its symbols: "
+                                f"{', '.join(sorted(s.name for s in known))})")
+    return formulas
+
+
+def _choose_point(syms: list[Expr], dim_syms: list[sympy.Symbol], point: _Point, exprs: list[Expr], rng: int,
+                  kinks_allowed: bool) -> tuple[dict[Expr, np.ndarray], dict[Expr, tuple[int, int]], dict[str, int],
+                                                np.random.Generator]:
+    """The values (given or random in the domain), the shapes, the dimension sizes and the generator that drew
+    them (it draws the directions next). Another order of the default sizes is tried when the first makes the
+    domain empty. ``kinks_allowed``: gradient values at a given point may sit at a kink (one-sided differences)."""
+    random_syms = [s for s in syms if s not in point.values]
+    failure: CheckError | None = None
+    for variant in range(4):
+        if not point.default_sizes(variant):
+            continue
+        shapes = {s: (point.concrete(s.shape[0]), point.concrete(s.shape[1])) for s in syms}
+        dim_sizes = {d.name: point.size[d] for d in dim_syms}
+        gen = np.random.default_rng(rng)
+        guards = [g for g in _guards(exprs) if not (kinks_allowed and g.domain.name == "kink")]
+        try:
+            return _find_point(syms, shapes, point.values, random_syms, guards, gen, dim_sizes), shapes, dim_sizes, gen
+        except CheckError as exc:
+            failure = exc
+    raise failure  # type: ignore[misc]
+
+
+def _certify(f: Expr, ws: list[Expr], formulas: list[Expr], phi: Expr, seed_e: Expr | None, syms: list[Expr],
+             values: dict[Expr, np.ndarray], dirs: dict[Expr, list[np.ndarray]], dps: int, rng: int,
+             dims: dict[str, int], candidate: bool, directions: int) -> CheckReport:
+    """The certificate of formulas: mpmath digits and float64 digits (see the module docstring)."""
+    digits_m, fd, phis = _mpmath_digits(syms, phi, formulas, ws, values, dirs, dps, dims)
     digits_n: dict[str, float | None] = {}
-    numpy_error = _numpy_digits(syms, formulas, ws, values, dirs, fd, phis, digits_n, dim_sizes)
+    numpy_error = _numpy_digits(syms, formulas, ws, values, dirs, fd, phis, digits_n, dims)
     report = CheckReport(ok=False, f=f, wrt=tuple(ws), formulas=tuple(formulas), digits_mpmath=digits_m,
-                       digits_numpy=digits_n, dps=dps, rng=int(rng), dims=dim_sizes, seed=seed_e,
-                       candidate=grad is not None, directions=directions, numpy_error=numpy_error,
-                       values={s.name: values[s].astype(float) for s in syms})
+                         digits_numpy=digits_n, dps=dps, rng=rng, dims=dims, seed=seed_e, candidate=candidate,
+                         directions=directions, numpy_error=numpy_error,
+                         values={s.name: values[s].astype(float) for s in syms})
     report.ok = all(report.passed(w.name) for w in ws)
     return report
 
@@ -524,8 +538,8 @@ def check_vjp(F: object, wrt: object, vjp: object, at: Mapping[object, object] |
     """Check the user's VJP of a matrix-valued F: ``vjp(*inputs, seed)`` (inputs as for ``md.check``'s ``grad``,
     the seed last, of F's shape) should return ∂⟨seed, F⟩/∂X (a tuple for several variables).
 
-    The seed is a random matrix (from ``rng``) unless ``seed=`` gives its value; the reference is mpmath
-    differences of ⟨seed, F⟩. Returns a :class:`~matderiv.check.compare.GradReport`.
+    The seed is a random matrix (from ``rng``) unless ``seed=`` gives its value (with or without ``at=``); the
+    reference is mpmath differences of ⟨seed, F⟩. Returns a :class:`~matderiv.check.compare.GradReport`.
     """
     F = as_expr(F, "check_vjp: the expression")
     if vjp is None or not (callable(vjp) or isinstance(vjp, (list, tuple))):
@@ -533,12 +547,10 @@ def check_vjp(F: object, wrt: object, vjp: object, at: Mapping[object, object] |
                             f"variable), got {type(vjp).__name__}")
     used = {s.name for s in F.free_symbols}
     name = next(n for n in ("S", "Seed", *(f"S{k}" for k in range(1, 1000))) if n not in used)
-    from ..ops import symbol
     S = symbol(name, F.shape[0], F.shape[1])
     given = dict(at) if at is not None else None
-    if seed is not None:
-        given = dict(given or {})
-        given[name] = seed
+    if seed is not None:  # the seed's value alone leaves the other values random
+        given = {**(given or {}), name: seed}
     return check(F, wrt, at=given, dps=dps, rng=rng, seed=S, grad=vjp, directions=directions, mode=mode,
                  strict=strict, args=args, _vjp_call=True)
 
@@ -562,6 +574,20 @@ def _phi_mp(syms: list[Expr], phi: Expr, dims: dict[str, int]) -> Callable[[list
                           else np.asarray(v, dtype=object).reshape(1, 1) if np.ndim(v) == 0 else v
                           for s, v in zip(syms, vals)], "the expression (mpmath)")
     return phi_mp
+
+
+def _phi64(syms: list[Expr], phi: Expr, dims: dict[str, int]) -> Callable[[list[np.ndarray]], float] | None:
+    """φ in float64 (its numpy code) on the natural-shaped values; None when numpy cannot express it."""
+    try:
+        fn = lambdify(list(syms), phi)
+    except MatderivError:
+        return None
+    keywords = {d: dims[d] for d in getattr(fn, "dims", ()) if d in dims}
+
+    def phi64(vals: list[np.ndarray]) -> float:
+        with np.errstate(all="ignore"):
+            return float(fn(*vals, **keywords))
+    return phi64
 
 
 def _arg_names(args: Sequence[object] | None, f: Expr) -> list[str] | None:
@@ -640,11 +666,10 @@ def _mpmath_digits(syms: list[Expr], phi: Expr, formulas: list[Expr], ws: list[E
 
 def _direction(w: Expr, shape: tuple[int, int], value: np.ndarray, gen: np.random.Generator) -> np.ndarray:
     """A random direction of W's shape (symmetric for a symmetric W), scaled like W's entries."""
-    d = gen.standard_normal(shape)
+    d = random_direction(np.asarray(value, dtype=float).reshape(shape), gen)
     if w.symmetric and not w.is_scalar:
         d = (d + d.T) / 2
-    size = max([1.0] + [abs(float(v)) for v in value.flat])
-    return d * size
+    return d
 
 
 def _find_point(syms: list[Expr], shapes: dict[Expr, tuple[int, int]], given: dict[Expr, np.ndarray],

@@ -3,14 +3,19 @@
 For a variable W with analytic gradient G (float64, the user's) and a direction D, the analytic directional
 derivative ⟨G, D⟩ is summed exactly (mpmath) and compared with the reference's ∂φ[D]. The tolerance is
 
-    tol = C_NOISE · noise(D) + C_FLOOR · u · Σ|Gᵢⱼ Dᵢⱼ| + C_REF · err_ref(D)
+    tol = C_NOISE · noise(D) + C_FLOOR · max(u, ρ) · max(Σ|Gᵢⱼ Dᵢⱼ|, |∂φ[D]|) + C_REF · err_ref(D)
 
 * noise(D): the float64 round-off of the user's computation, measured, not assumed: second differences of the
   user's gradient under input moves of ±2⁻⁴⁰, which cancel the true change and re-draw every rounding error
   (:func:`matderiv.check.user.measure_noise`; it grows with the size and the conditioning of the problem);
 * u · Σ|Gᵢⱼ Dᵢⱼ|: the rounding of each stored entry, for a computation so exact that the perturbation does not
-  move it;
-* err_ref: the reference's own error estimate (tiny for mpmath; Ridders' estimate for float64).
+  move it; ρ > u where φ itself loses digits in float64 (its relative float64 error, as 1 − σ(t) for t ≥ 25);
+* err_ref: the reference's own error estimate (tiny for mpmath; Ridders' estimate for float64, never below φ's
+  measured round-off over the step).
+
+Relative errors and digits are taken against max(|∂φ[D]|, 10⁻⁴·|φ|): a zero gradient is 0 ± round-off, not 0
+digits. A report is inconclusive (falsy) when the function is not deterministic, when the reference is good to
+fewer than 6 digits, or when φ did not move in float64 along a direction whose analytic derivative is not 0.
 
 Each direction is classified from the one-sided values: **smooth** (they agree; the check is the central
 value), **kink** (they differ, and ⟨G, D⟩ lies between them, as relu or abs at 0 — reported, a failure only
@@ -28,7 +33,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..core.errors import ArgumentError
-from .reference import Numeric, U, dot_exact
+from .reference import Numeric, U, dot_exact, entry_scales
 
 
 def check_options(who: str, dps: object, directions: object, rng: object) -> None:
@@ -45,6 +50,16 @@ C_FLOOR = 16.0
 C_REF = 10.0
 MAX_LOCATED = 5
 LOCATE_BUDGET = 400  # reference evaluations bisection may spend per variable
+MAX_ENTRIES = 2000  # mode="entries" refuses variables with more entries (its cost is two evaluations per entry)
+MIN_REFERENCE_DIGITS = 6.0  # a reference good to fewer digits makes the report inconclusive
+
+
+def kink_note(kinks: int, strict: bool) -> str | None:
+    """The report's note on comparisons at a kink (None when there are none)."""
+    if not kinks:
+        return None
+    return (f"{kinks} comparison(s) at a kink (the one-sided derivatives differ and the analytic value lies between "
+            f"them){'; strict: counted as failures' if strict else '; not counted as failures'}")
 
 
 def _f(v: Any) -> float:
@@ -87,13 +102,13 @@ class Comparison:
     rel_err: float
     tol: float
     digits: float
-    kind: str  # "smooth", "kink" or "mismatch"
+    kind: str  # "smooth", "kink", "mismatch" or "unresolved" (φ did not move in float64 along the direction)
     left: float | None = None
     right: float | None = None
 
     @property
     def ok(self) -> bool:
-        return self.kind != "mismatch"
+        return self.kind not in ("mismatch", "unresolved")
 
     def line(self) -> str:
         p = _places(self.rel_err)
@@ -140,6 +155,10 @@ class VariableResult:
         return sum(c.kind == "kink" for c in self.comparisons)
 
     @property
+    def unresolved(self) -> int:
+        return sum(c.kind == "unresolved" for c in self.comparisons)
+
+    @property
     def ok(self) -> bool:
         return all(c.ok and not (self.strict and c.kind == "kink") for c in self.comparisons)
 
@@ -164,7 +183,10 @@ class GradReport:
 
     ``variables`` holds one :class:`VariableResult` per checked input (its ``comparisons``, ``worst`` one,
     ``located`` wrong entries, ``kinks``); ``reference`` says which reference was used and ``reference_digits``
-    how many digits it is good for; ``notes`` say what else was noticed (a fallback, kinks)."""
+    how many digits it is good for; ``notes`` say what else was noticed (a fallback, kinks, a float32 gradient).
+    ``inconclusive`` lists why no verdict could be given (a function that is not deterministic, a reference good to
+    fewer than 6 digits, a function flat in float64): then the report is falsy. ``rng`` and ``sizes`` (each input's
+    shape) reproduce the check."""
 
     title: str
     variables: list[VariableResult]
@@ -176,10 +198,23 @@ class GradReport:
     strict: bool = False
     notes: list[str] = field(default_factory=list)
     evaluations: int = 0
+    inconclusive: list[str] = field(default_factory=list)
+    rng: int | None = None
+    sizes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.variables and self.reference_digits < MIN_REFERENCE_DIGITS:
+            self.inconclusive.append(f"the reference is good to only {self.reference_digits:g} digits (< "
+                                     f"{MIN_REFERENCE_DIGITS:g}): it cannot vouch for the gradient")
+        flat = sum(v.unresolved for v in self.variables)
+        if flat:
+            self.inconclusive.append(f"along {flat} direction(s) the function's float64 value did not change at any "
+                                     f"step while the analytic derivative is not 0: float64 differences cannot "
+                                     f"resolve it (give a function that computes with mpmath numbers)")
 
     @property
     def ok(self) -> bool:
-        return all(v.ok for v in self.variables)
+        return not self.inconclusive and all(v.ok for v in self.variables)
 
     def __bool__(self) -> bool:
         return self.ok
@@ -196,16 +231,16 @@ class GradReport:
 
     def __str__(self) -> str:
         unit = "entries" if self.mode == "entries" else "directions"
-        lines = []
+        lines = [f"INCONCLUSIVE: {self.title} — {reason}" for reason in self.inconclusive]
         for v in self.variables:
             n = len(v.comparisons)
             bad = [c for c in v.comparisons if not c.ok or (self.strict and c.kind == "kink")]
             kinks = f", {v.kinks} at a kink" if v.kinks else ""
             if not bad:
                 agree = f"agree to ≥ {v.digits:g} digits" if v.kinks < n else "are at a kink"
-                lines.append(f"correct: {self.title} for {v.name} — {n} {unit} {agree}"
-                             f"{kinks if v.kinks < n else ''} (reference: {self.reference_kind}, good to "
-                             f"{self.reference_digits:g} digits)")
+                lines.append(f"{'correct' if not self.inconclusive else 'no disagreement'}: {self.title} for "
+                             f"{v.name} — {n} {unit} {agree}{kinks if v.kinks < n else ''} (reference: "
+                             f"{self.reference_kind}, good to {self.reference_digits:g} digits)")
             else:
                 lines.append(f"FAILED: {self.title} for {v.name} — {len(bad)} of {n} {unit} disagree{kinks}")
                 for c in bad[:3]:
@@ -221,6 +256,9 @@ class GradReport:
         lines.append(f"  tolerance: {self.tolerance}")
         for note in self.notes:
             lines.append(f"  note: {note}")
+        if self.rng is not None or self.sizes:
+            sizes = ", ".join(f"{k} {'×'.join(map(str, v)) or 'scalar'}" for k, v in self.sizes.items())
+            lines.append(f"  reproduce: rng={self.rng}" + (f"; sizes: {sizes}" if sizes else ""))
         return "\n".join(lines)
 
 
@@ -228,14 +266,20 @@ class GradReport:
 Noise = Callable[[int, np.ndarray], float]
 
 
-def tolerance(g: np.ndarray, d: np.ndarray, noise: float, num: Numeric) -> float:
-    floor = U * float(np.sum(np.abs(np.asarray(g, dtype=float) * d)))
+def tolerance(g: np.ndarray, d: np.ndarray, noise: float, num: Numeric, rho: float = U) -> float:
+    """C_NOISE·noise + C_FLOOR·max(u, ρ)·max(Σ|G∘D|, |∂φ[D]|) + C_REF·err: ρ is the relative float64 round-off of φ
+    itself (where φ loses digits to cancellation, as 1 − σ(t) for large t, a gradient computed the same way loses as
+    many, down to a gradient rounded to 0: hence the numeric value in the scale)."""
+    floor = max(U, rho) * max(float(np.sum(np.abs(np.asarray(g, dtype=float) * d))), abs(_f(num.central)))
     return C_NOISE * noise + C_FLOOR * floor + C_REF * num.err
 
 
 def classify(analytic: Any, num: Numeric, tol: float) -> str:
-    """smooth / kink / mismatch (see the module docstring)."""
+    """smooth / kink / mismatch (see the module docstring); unresolved when φ did not move at all in float64 and
+    the analytic value is not 0 within the tolerance."""
     diff = _f(analytic - num.central) if not isinstance(analytic, float) else analytic - _f(num.central)
+    if num.flat and abs(diff) > tol:
+        return "unresolved"
     if num.left is None:
         return "smooth" if abs(diff) <= tol else "mismatch"
     gap = abs(_f(num.right - num.left))
@@ -247,18 +291,20 @@ def classify(analytic: Any, num: Numeric, tol: float) -> str:
 
 
 def compare_direction(label: str, g: np.ndarray, d: np.ndarray, num: Numeric, noise: float, cap: float,
-                      scale: float = 1.0) -> Comparison:
-    """``scale`` divides the reported values (entries mode: the unit direction was scaled by it)."""
+                      scale: float = 1.0, rho: float = U) -> Comparison:
+    """``scale`` divides the reported values (entries mode: the unit direction was scaled by it). Relative errors
+    and digits are taken against max(|numeric|, num.zero): a derivative that is 0 ± round-off is not 0 digits."""
     a = dot_exact(g, d)
-    tol = tolerance(g, d, noise, num)
+    tol = tolerance(g, d, noise, num, rho)
     kind = classify(a, num, tol)
     diff = abs(_f(a - num.central))
     q = _f(num.central)
+    ref = max(abs(q), num.zero)
     left = None if num.left is None else _f(num.left) / scale
     right = None if num.right is None else _f(num.right) / scale
     return Comparison(label=label, analytic=_f(a) / scale, numeric=q / scale, abs_err=diff / scale,
-                      rel_err=diff / abs(q) if q else (0.0 if diff == 0 else math.inf), tol=tol / scale,
-                      digits=digits_of(diff, q, cap) if q else (cap if diff <= tol else 0.0), kind=kind,
+                      rel_err=diff / ref if ref else (0.0 if diff == 0 else math.inf), tol=tol / scale,
+                      digits=digits_of(diff, ref, cap) if ref else (cap if diff <= tol else 0.0), kind=kind,
                       left=left, right=right)
 
 
@@ -266,7 +312,8 @@ def entry_index(shape: tuple[int, ...], k: int) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(k, shape)) if shape else ()
 
 
-def locate(name: str, w: int, g: np.ndarray, d: np.ndarray, reference: Any, noise: Noise, cap: float) -> tuple[list[Entry], int]:
+def locate(name: str, w: int, g: np.ndarray, d: np.ndarray, reference: Any, noise: Noise, cap: float,
+           rho: float = U) -> tuple[list[Entry], int]:
     """The wrong entries of g along the failing direction d, best first, by bisection over the entries."""
     shape = np.shape(g)
     gflat, dflat = np.asarray(g, dtype=float).ravel(), np.asarray(d, dtype=float).ravel()
@@ -277,9 +324,9 @@ def locate(name: str, w: int, g: np.ndarray, d: np.ndarray, reference: Any, nois
         db = np.zeros(dflat.size)
         db[block] = dflat[block]
         db = db.reshape(np.shape(d))
-        num = reference.directional(w, db, one_sided=False)
+        num = reference.directional(w, db, one_sided=False, sanity=False)
         a = dot_exact(gflat.reshape(np.shape(d)), db)
-        tol = tolerance(gflat.reshape(np.shape(d)), db, noise(w, db), num)
+        tol = tolerance(gflat.reshape(np.shape(d)), db, noise(w, db), num, rho)
         return abs(_f(a - num.central)), tol, num
 
     found: list[Entry] = []
@@ -320,8 +367,16 @@ KINK_ENTRIES = 400  # a variable with a kink along a random direction and at mos
 
 def run(names: Sequence[str], wrt: Sequence[int], x0: Sequence[np.ndarray], grads: Sequence[np.ndarray],
         reference: Any, noise: Noise, directions: dict[int, list[np.ndarray]], mode: str, strict: bool,
-        cap: float) -> list[VariableResult]:
-    """Compare every variable's gradient with the reference, along ``directions`` or entry by entry."""
+        cap: float, rho: float = U, per_entry: bool = False, who: str = "check") -> list[VariableResult]:
+    """Compare every variable's gradient with the reference, along ``directions`` or entry by entry (each entry's
+    unit direction scaled as :func:`~matderiv.check.reference.entry_scales` says, ``per_entry`` or not)."""
+    if mode == "entries":
+        for w in wrt:
+            n = int(np.prod(np.shape(x0[w])))
+            if n > MAX_ENTRIES:
+                raise ArgumentError(f"{who}: mode='entries' compares the {n} entries of {names[w]!r} one by one (at "
+                                    f"most {MAX_ENTRIES}); use mode='directions' (the default: random directions, "
+                                    f"wrong entries located by bisection), with more directions= if you like")
     out = []
     for w, g in zip(wrt, grads):
         g = np.asarray(g, dtype=float)
@@ -330,19 +385,21 @@ def run(names: Sequence[str], wrt: Sequence[int], x0: Sequence[np.ndarray], grad
         failing: list[tuple[float, np.ndarray]] = []
         one_sided = reference.kind == "mpmath" or strict
 
+        def compare(label: str, d: np.ndarray, scale: float = 1.0) -> Comparison:
+            num = reference.directional(w, d, one_sided=one_sided)
+            c = compare_direction(label, g, d, num, noise(w, d), cap, scale, rho)
+            if c.kind == "mismatch" and num.left is None:  # float64: the one-sided values, to tell a kink
+                c = compare_direction(label, g, d, reference.directional(w, d, one_sided=True), noise(w, d), cap,
+                                      scale, rho)
+            return c
+
         def by_entries() -> list[Comparison]:
+            scales = entry_scales(x0[w], per_entry).ravel()
             out_: list[Comparison] = []
-            xs = np.asarray(x0[w], dtype=float)
-            s = max([1.0] + [abs(float(v)) for v in xs.ravel()])
             for k in range(max(1, int(np.prod(shape)))):
                 d = np.zeros(shape if shape else ())
-                d.flat[k] = s
-                num = reference.directional(w, d, one_sided=one_sided)
-                c = compare_direction(label_of(names[w], shape, k), g, d, num, noise(w, d), cap, scale=s)
-                if c.kind == "mismatch" and num.left is None:
-                    c = compare_direction(c.label, g, d, reference.directional(w, d, one_sided=True),
-                                          noise(w, d), cap, scale=s)
-                out_.append(c)
+                d.flat[k] = scales[k]
+                out_.append(compare(label_of(names[w], shape, k), d, float(scales[k])))
             return out_
 
         entrywise = mode == "entries"
@@ -350,11 +407,7 @@ def run(names: Sequence[str], wrt: Sequence[int], x0: Sequence[np.ndarray], grad
             comps = by_entries()
         else:
             for j, d in enumerate(directions[w]):
-                num = reference.directional(w, d, one_sided=one_sided)
-                c = compare_direction(f"direction {j + 1}", g, d, num, noise(w, d), cap)
-                if c.kind == "mismatch" and num.left is None:  # float64: the one-sided values, to tell a kink
-                    c = compare_direction(c.label, g, d, reference.directional(w, d, one_sided=True),
-                                          noise(w, d), cap)
+                c = compare(f"direction {j + 1}", d)
                 if c.kind == "mismatch":
                     failing.append((c.abs_err / c.tol if c.tol else math.inf, d))
                 comps.append(c)
@@ -370,6 +423,6 @@ def run(names: Sequence[str], wrt: Sequence[int], x0: Sequence[np.ndarray], grad
                                         c.rel_err, c.digits) for c, k in bad), key=lambda e: -e.abs_err)[:MAX_LOCATED]
         elif failing and int(np.prod(shape)) > 0:
             worst = max(failing, key=lambda t: t[0])[1]
-            res.located, res.located_evals = locate(names[w], w, g, worst, reference, noise, cap)
+            res.located, res.located_evals = locate(names[w], w, g, worst, reference, noise, cap, rho)
         out.append(res)
     return out

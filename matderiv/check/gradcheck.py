@@ -9,9 +9,12 @@ scalar output gets the seed 1), so one check covers the whole Jacobian with prob
 The analytic side is ``grad`` when given — a function of the inputs returning the gradient(s) (for a
 matrix-valued output, ``grad(*inputs, *seeds)`` returning the VJP(s)), or the arrays themselves — else torch's
 own autograd. The reference: a probe calls ``func`` on numpy object arrays of mpmath numbers; when it computes
-with them, mpmath central and one-sided differences at ``dps`` digits, checked against dps + 20 (a function
-that ignores the working precision is detected and the check falls back); otherwise float64 differences
-extrapolated by Ridders' method, with their error estimate. The report says which reference was used and how
+with them (inputs of at most 20 000 entries, an evaluation under 0.5 s), mpmath central and one-sided differences
+at ``dps`` digits, checked against dps + 20 and, along each direction, against steps of 1e-8 (a function that
+ignores the working precision, wholly or in part, is detected and the check falls back); otherwise float64
+differences extrapolated by Ridders' method (each entry's step scaled by the entry in a badly scaled input), with their error estimate
+(never below φ's measured round-off). φ and the gradient are evaluated twice at the point: a function that is not
+deterministic (torch Dropout in training mode) makes the report inconclusive. The report says which reference was used and how
 many digits it is good for, and is truthy when the check passes.
 
 torch is imported only when a torch tensor or module is given.
@@ -20,17 +23,22 @@ from __future__ import annotations
 
 import inspect
 import math
+import time
 from typing import Any, Callable, Sequence
 
 import mpmath
 import numpy as np
 
-from ..core.errors import ArgumentError, CheckError, MatderivError
-from .compare import GradReport, check_options, run
-from .reference import Float64Reference, MpmathReference, PrecisionIgnored
-from .user import TOLERANCE_TEXT, as_array, measure_noise
+from ..core.errors import ArgumentError, CheckError
+from .calls import guarded, low_precision
+from .compare import GradReport, check_options, kink_note, run
+from .reference import Float64Reference, MpmathReference, PrecisionIgnored, U, random_direction, to_mp
+from .user import FAR, FAR32, FLOAT32_NOTE, TOLERANCE_TEXT, U32, as_array, measure_noise, relative_roundoff
 
 PROBE_DPS = 20
+PROBE_ENTRIES = 20_000  # inputs with more entries in all skip the mpmath probe (object arrays would be too slow)
+PROBE_SECONDS = 0.5  # a probe slower than this means an mpmath reference of minutes (it needs ~30 such evaluations
+# at twice the digits): the float64 reference is used instead
 
 
 def _is_torch(v: Any) -> bool:
@@ -108,13 +116,7 @@ class _Func:
         return args
 
     def _call(self, args: list[Any]) -> Any:
-        try:
-            with np.errstate(all="ignore"):
-                return self.func(*args)
-        except MatderivError:
-            raise
-        except Exception as exc:
-            raise CheckError(f"gradcheck: calling {_name_of(self.func)} failed: {type(exc).__name__}: {exc}") from exc
+        return guarded(f"gradcheck: calling {_name_of(self.func)}", self.func, *args)
 
     def _as_outputs(self, out: Any) -> list[Any]:
         return list(out) if isinstance(out, (tuple, list)) else [out]
@@ -155,17 +157,24 @@ class _Func:
         return mpmath.fsum(total)
 
     def probe(self) -> str | None:
-        """None when func computes with mpmath numbers, else why not."""
+        """None when func computes with mpmath numbers (within the size and time budgets), else why not."""
         if self.torch:
             return "torch computes in float64 only"
+        entries = sum(int(np.size(x)) for x in self.x0)
+        if entries > PROBE_ENTRIES:
+            return f"the inputs have {entries} entries (> {PROBE_ENTRIES}): not tried on arrays of mpmath numbers"
+        t = time.perf_counter()
         with mpmath.workdps(PROBE_DPS):
-            from .reference import to_mp
             try:
                 self.phi_mp([to_mp(x) for x in self.x0])
             except PrecisionIgnored as exc:
                 return str(exc)
             except CheckError as exc:
                 return f"it does not accept arrays of mpmath numbers ({str(exc).split(': ', 1)[-1]})"
+        took = time.perf_counter() - t
+        if took > PROBE_SECONDS:
+            return (f"one evaluation on mpmath numbers took {took:.2f} s (> {PROBE_SECONDS} s; the mpmath reference "
+                    f"needs about 30 at twice the digits)")
         return None
 
     # ---- the analytic side ----
@@ -173,16 +182,13 @@ class _Func:
         torch = _torch()
         leaves = [torch.tensor(np.asarray(x, dtype=float), dtype=torch.float64, requires_grad=True) for x in xs]
         args = self._args(leaves, lambda x, k: x)
-        try:
+
+        def backward() -> Any:
             with torch.enable_grad():
                 out = self._as_outputs(self.func(*args))
                 phi = sum((torch.as_tensor(s, dtype=torch.float64) * o).sum() for s, o in zip(self.seeds, out))
-                gs = torch.autograd.grad(phi, leaves, allow_unused=True)
-        except MatderivError:
-            raise
-        except Exception as exc:
-            raise CheckError(f"gradcheck: torch autograd of {_name_of(self.func)} failed: {type(exc).__name__}: "
-                             f"{exc}") from exc
+                return torch.autograd.grad(phi, leaves, allow_unused=True)
+        gs = guarded(f"gradcheck: torch autograd of {_name_of(self.func)}", backward)
         return [np.zeros(np.shape(x)) if g is None else g.detach().cpu().numpy().astype(float)
                 for g, x in zip(gs, xs)]
 
@@ -204,91 +210,120 @@ def gradcheck(func: Callable[..., Any], inputs: Any, grad: Any = None, *, mode: 
     names_all = _input_names(func, len(inputs))
     names = [names_all[k] for k in fn.diff]
     scalar_out = len(fn.out_shapes) == 1 and int(np.prod(fn.out_shapes[0])) == 1
+    analytic, fixed, side = _analytic(fn, grad, names, scalar_out)
+    low: list[bool] = []
 
-    # the analytic side
+    def gradients(xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        raw = analytic(xs)  # type: ignore[misc]
+        low.append(any(low_precision(r) for r in raw))
+        return [as_array(r, np.shape(x), f"the grad value for {n!r}") for r, x, n in zip(raw, xs, names)]
+    base = gradients(fn.x0) if analytic is not None else fixed
+    for g, n in zip(base, names):
+        if not np.all(np.isfinite(g)):
+            raise CheckError(f"gradcheck: the analytic gradient for {n!r} has non-finite entries")
+    title = (f"gradcheck of {_name_of(func)} ({side})"
+             + ("" if scalar_out else " (the checked scalar is ⟨S, output⟩ with a random seed S)"))
+    sizes = {n: tuple(np.shape(x)) for n, x in zip(names, fn.x0)}
+    why = _not_deterministic(fn, gradients if analytic is not None else None, base)
+    if why:
+        return GradReport(title=title, variables=[], reference="none (not run)", reference_kind="none",
+                          reference_digits=0.0, mode=mode, tolerance=TOLERANCE_TEXT, strict=strict,
+                          inconclusive=[why], rng=int(rng), sizes=sizes)
+    notes: list[str] = []
+    float32 = bool(low and low[0])
+    if float32:
+        notes.append(FLOAT32_NOTE)
+    reference, rho = _reference(fn, func, dps, names, gen, notes)
+    rho = max(rho, U32 if float32 else U)
+    if analytic is not None:  # the analytic side's round-off, measured
+        noise = measure_noise(gradients, base, fn.x0, list(range(len(fn.diff))), gen, FAR32 if float32 else FAR)
+    else:
+        def noise(w: int, d: np.ndarray) -> float:
+            return 0.0
+    dirs = {j: [random_direction(x, gen, per_entry=True) for _ in range(directions)] for j, x in enumerate(fn.x0)}
+    wrt = list(range(len(fn.diff)))
+
+    def compare(ref: Any) -> list[Any]:
+        return run(names, wrt, fn.x0, base, ref, noise, dirs, mode, strict, 16.0, rho=rho, per_entry=True,
+                   who="gradcheck")
+    try:
+        variables = compare(reference)
+    except PrecisionIgnored as exc:
+        notes.append(f"mpmath reference abandoned: {exc}; the float64 reference is used")
+        reference = _float64_reference(fn, func, names)
+        variables = compare(reference)
+    note = kink_note(sum(v.kinks for v in variables), strict)
+    if note:
+        notes.append(note)
+    return GradReport(title=title, variables=variables, reference=reference.describe(),
+                      reference_kind=reference.kind, reference_digits=reference.digits(), mode=mode,
+                      tolerance=TOLERANCE_TEXT, strict=strict, notes=notes, evaluations=reference.evals,
+                      rng=int(rng), sizes=sizes)
+
+
+def _analytic(fn: _Func, grad: Any, names: list[str], scalar_out: bool
+              ) -> tuple[Callable[[Sequence[np.ndarray]], list[Any]] | None, list[np.ndarray], str]:
+    """The analytic side: a function of the differentiated inputs returning the raw gradients (or None and the
+    fixed arrays), and its name for the report."""
     if grad is None:
         if not fn.torch:
             raise ArgumentError("gradcheck: give grad= (a function of the inputs returning the gradients) for numpy "
                                 "inputs; torch tensors are checked against torch's autograd")
-        analytic: Callable[[Sequence[np.ndarray]], list[np.ndarray]] | None = fn.autograd
-        side = "torch autograd"
-    elif callable(grad):
+        return fn.autograd, [], "torch autograd"
+    if callable(grad):
         seeds = () if scalar_out else tuple(fn.seeds)
 
-        def analytic(xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        def analytic(xs: Sequence[np.ndarray]) -> list[Any]:
             args = fn._args(xs, lambda x, k: x if not fn.torch else _torch().as_tensor(x))
-            try:
-                with np.errstate(all="ignore"):
-                    res = grad(*args, *seeds)
-            except MatderivError:
-                raise
-            except Exception as exc:
-                raise CheckError(f"gradcheck: calling grad failed: {type(exc).__name__}: {exc}") from exc
+            res = guarded("gradcheck: calling grad", grad, *args, *seeds)
             res = list(res) if isinstance(res, (tuple, list)) and len(fn.diff) > 1 else [res]
             if len(res) != len(fn.diff):
                 raise ArgumentError(f"gradcheck: grad must return {len(fn.diff)} gradient(s) "
                                     f"({', '.join(names)}), got {len(res)}")
-            return [as_array(r, np.shape(x), f"the grad value for {n!r}") for r, x, n in zip(res, xs, names)]
-        side = "grad"
-    else:
-        items = list(grad) if isinstance(grad, (tuple, list)) and len(fn.diff) > 1 else [grad]
-        if len(items) != len(fn.diff):
-            raise ArgumentError(f"gradcheck: grad gives {len(items)} array(s) for {len(fn.diff)} input(s)")
-        fixed = [as_array(g, np.shape(x), f"the grad value for {n!r}") for g, x, n in zip(items, fn.x0, names)]
-        analytic = None
-        side = "grad (arrays)"
-    base = analytic(fn.x0) if analytic is not None else fixed
-    for g, n in zip(base, names):
-        if not np.all(np.isfinite(g)):
-            raise CheckError(f"gradcheck: the analytic gradient for {n!r} has non-finite entries")
+            return res
+        return analytic, [], "grad"
+    items = list(grad) if isinstance(grad, (tuple, list)) and len(fn.diff) > 1 else [grad]
+    if len(items) != len(fn.diff):
+        raise ArgumentError(f"gradcheck: grad gives {len(items)} array(s) for {len(fn.diff)} input(s)")
+    fixed = [as_array(g, np.shape(x), f"the grad value for {n!r}") for g, x, n in zip(items, fn.x0, names)]
+    return None, fixed, "grad (arrays)"
 
-    # the reference
-    notes: list[str] = []
+
+def _not_deterministic(fn: _Func, gradients: Callable[[Sequence[np.ndarray]], list[np.ndarray]] | None,
+                       base: list[np.ndarray]) -> str | None:
+    """Why the check cannot conclude when φ or the gradient differ between two evaluations at the same point."""
+    a, b = fn.phi64(fn.x0)[0], fn.phi64(fn.x0)[0]
+    what = None
+    if a != b and not (math.isnan(a) and math.isnan(b)):
+        what = f"two evaluations of {_name_of(fn.func)} at the same point differ ({a!r} and {b!r})"
+    elif gradients is not None and any(not np.array_equal(g, h) for g, h in zip(base, gradients(fn.x0))):
+        what = "two evaluations of the gradient at the same point differ"
+    if what is None:
+        return None
+    hint = ("a torch module in training mode (Dropout, BatchNorm): call module.eval()" if fn.torch
+            else "random numbers inside: fix their seed in the function")
+    return f"the function is not deterministic: {what}; {hint}"
+
+
+def _float64_reference(fn: _Func, func: Any, names: list[str]) -> Float64Reference:
+    r = Float64Reference(fn.phi64, fn.x0, what=_name_of(func), names=names)
+    r.start()
+    return r
+
+
+def _reference(fn: _Func, func: Any, dps: int, names: list[str], gen: np.random.Generator,
+               notes: list[str]) -> tuple[Any, float]:
+    """The mpmath reference when the probe says func computes with mpmath numbers, else float64's; and ρ, φ's
+    relative float64 round-off (float64 vs mpmath at the point; u for the float64 reference, whose error estimate
+    carries φ's round-off itself)."""
     why_not = fn.probe()
-    reference: Any = None
     if why_not is None:
-        reference = MpmathReference(fn.phi_mp, fn.x0, dps, verify=True, what=_name_of(func))
+        reference = MpmathReference(fn.phi_mp, fn.x0, dps, verify=True, what=_name_of(func), names=names)
         try:
             reference.start()
+            return reference, relative_roundoff(lambda xs: fn.phi64(xs)[0], fn.phi_mp, fn.x0, gen)
         except PrecisionIgnored as exc:
-            notes.append(f"mpmath reference abandoned: {exc}")
-            reference = None
+            notes.append(f"mpmath reference abandoned: {exc}; the float64 reference is used")
     else:
         notes.append(f"float64 reference: {_name_of(func)} does not compute with mpmath numbers: {why_not}")
-
-    def float_reference() -> Float64Reference:
-        r = Float64Reference(fn.phi64, fn.x0, what=_name_of(func))
-        r.start()
-        return r
-
-    if reference is None:
-        reference = float_reference()
-
-    # the analytic side's round-off, measured
-    if analytic is not None:
-        noise = measure_noise(analytic, base, fn.x0, list(range(len(fn.diff))), gen)
-    else:
-        def noise(w: int, d: np.ndarray) -> float:
-            return 0.0
-
-    dirs = {}
-    for j, x in enumerate(fn.x0):
-        size = max([1.0] + [abs(float(v)) for v in np.ravel(x)])
-        dirs[j] = [gen.standard_normal(np.shape(x)) * size for _ in range(directions)]
-    wrt = list(range(len(fn.diff)))
-    cap = 16.0
-    try:
-        variables = run(names, wrt, fn.x0, base, reference, noise, dirs, mode, strict, cap)
-    except PrecisionIgnored as exc:
-        notes.append(f"mpmath reference abandoned: {exc}")
-        reference = float_reference()
-        variables = run(names, wrt, fn.x0, base, reference, noise, dirs, mode, strict, cap)
-    kinks = sum(v.kinks for v in variables)
-    if kinks:
-        notes.append(f"{kinks} comparison(s) at a kink (the one-sided derivatives differ and the analytic value lies "
-                     f"between them){'; strict: counted as failures' if strict else '; not counted as failures'}")
-    out = "" if scalar_out else " (the checked scalar is ⟨S, output⟩ with a random seed S)"
-    return GradReport(title=f"gradcheck of {_name_of(func)} ({side}){out}", variables=variables,
-                      reference=reference.describe(), reference_kind=reference.kind,
-                      reference_digits=reference.digits(), mode=mode, tolerance=TOLERANCE_TEXT, strict=strict,
-                      notes=notes, evaluations=reference.evals)
+    return _float64_reference(fn, func, names), U

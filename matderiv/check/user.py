@@ -14,18 +14,25 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..core.errors import ArgumentError, CheckError, MatderivError, ShapeError
-from .compare import GradReport, run
+from ..core.errors import ArgumentError, CheckError, ShapeError
+from ..core.expr import Expr
+from .calls import guarded, low_precision
+from .compare import GradReport, kink_note, run
 from .reference import MpmathReference, U
 
 FAR = 2.0 ** -40  # relative input moves whose second differences measure the user's round-off (small enough that an
 # ill-conditioned point's curvature, O(δ²κ²), stays below the round-off it is to measure)
+FAR32 = 2.0 ** -16  # the same for a float32 gradient (its inputs round to float32: smaller moves would not move it)
+U32 = 2.0 ** -24
+RHO_MIN = 2.0 ** -40  # φ's relative float64 error counts beyond this: below, the moves of FAR re-draw the rounding
+FLOAT32_NOTE = "the gradient is float32: at best ~7 digits (the tolerance is float32's)"
 PERTURB = 4 * U  # the small moves used where the gradient jumps within FAR
 JUMP = 1e-8  # second differences beyond this fraction of Σ|G∘D| mean a jump, not round-off
 N_PERTURB = 8  # pairs: the largest of 8 second differences is rarely below a fifth of the actual error
 N_NEAR = 3
-TOLERANCE_TEXT = ("5 × the float64 round-off of the analytic side, measured by second differences of it under input "
-                  "moves of ±2^-40 (the largest of 8 pairs), + 16·u·Σ|G∘D| + 10 × the reference's error estimate")
+TOLERANCE_TEXT = ("5 × the float64 round-off of the analytic side, measured by second differences of it under unequal input "
+                  "moves of ±2^-40 (the largest of 8 pairs), + 16·max(u, ρ)·Σ|G∘D| (ρ: the function's own relative float64 "
+                  "round-off) + 10 × the reference's error estimate")
 
 
 def as_array(value: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
@@ -43,11 +50,20 @@ def as_array(value: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
     return arr.reshape(shape)
 
 
+def _lambdify_order(fn: Callable[..., Any]) -> list[str]:
+    """The argument names of an ``md.lambdify`` function (its ``args`` are the symbols), else []: a
+    ``functools.partial`` also has ``args``, the values it binds."""
+    args = getattr(fn, "args", None)
+    if isinstance(args, tuple) and args and all(isinstance(a, Expr) and a.is_symbol for a in args):
+        return [a.name for a in args]
+    return []
+
+
 def caller(fn: Callable[..., Any], names: Sequence[str], args: Sequence[str] | None, what: str,
            extra: int = 0) -> Callable[[Mapping[str, Any], tuple[Any, ...]], Any]:
     """How to call the user's ``fn`` with the symbols' values (a dict name → value), then ``extra`` positional
     values (the seed of a VJP): by keyword name, in the order of ``args``, or for one symbol positionally."""
-    order = list(getattr(fn, "args", None) and [a.name for a in fn.args] or [])  # an md.lambdify function
+    order = _lambdify_order(fn)
     if args is not None:
         order = list(args)
         unknown = [a for a in order if a not in names]
@@ -60,14 +76,15 @@ def caller(fn: Callable[..., Any], names: Sequence[str], args: Sequence[str] | N
         except (TypeError, ValueError):
             sig = None
         params = [] if sig is None else [p for p in sig.parameters.values()
-                                          if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+                                          if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+                                          and not (p.kind == p.KEYWORD_ONLY and p.default is not p.empty)]
         named = [p.name for p in params if p.kind != p.POSITIONAL_ONLY]
         body = named[:len(named) - extra] if extra else named
         if body and all(n in names for n in body) and len(params) - extra == len(body):
-            keys = body
+            keys, seed_keys = body, named[len(body):]  # every parameter by keyword (a partial's may be keyword-only)
 
             def by_name(vals: Mapping[str, Any], rest: tuple[Any, ...]) -> Any:
-                return fn(*[vals[k] for k in keys], *rest)
+                return fn(**{k: vals[k] for k in keys}, **dict(zip(seed_keys, rest)))
             return by_name
         if len(names) == 1:
             order = list(names)
@@ -83,14 +100,10 @@ def caller(fn: Callable[..., Any], names: Sequence[str], args: Sequence[str] | N
 
 
 def call_user(fn: Callable[..., Any], vals: Mapping[str, Any], rest: tuple[Any, ...], what: str) -> Any:
+    """``fn`` (a :func:`caller`) on copies of the values: a function that writes into its inputs must not move
+    the point of later evaluations."""
     vals = {k: np.array(v, copy=True) if isinstance(v, np.ndarray) else v for k, v in vals.items()}
-    try:  # on copies: a function that writes into its inputs must not move the point of later evaluations
-        with np.errstate(all="ignore"):
-            return fn(vals, rest)
-    except MatderivError:
-        raise
-    except Exception as exc:
-        raise CheckError(f"check: calling {what} failed: {type(exc).__name__}: {exc}") from exc
+    return guarded(f"check: calling {what}", fn, vals, rest)
 
 
 def _moved(xs: Sequence[np.ndarray], rel: float, signs: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -98,29 +111,38 @@ def _moved(xs: Sequence[np.ndarray], rel: float, signs: Sequence[np.ndarray]) ->
 
 
 def measure_noise(grads_at: Callable[[list[np.ndarray]], list[np.ndarray]], base: list[np.ndarray],
-                  xs: Sequence[np.ndarray], wrt: Sequence[int], gen: np.random.Generator) -> Callable[[int, np.ndarray], float]:
+                  xs: Sequence[np.ndarray], wrt: Sequence[int], gen: np.random.Generator,
+                  far: float = FAR) -> Callable[[int, np.ndarray], float]:
     """noise(w, D): the float64 round-off of ⟨G, D⟩ in the user's computation, measured.
 
-    Second differences ⟨(G(x+δ) + G(x−δ))/2 − G(x), D⟩ with every input entry moved by a relative δ = ±2⁻⁴⁰: the
-    true change of the gradient is linear in δ and cancels, its curvature term is O(δ²) ≈ 1e-18, and what remains
-    is the round-off of three independent evaluations (a δ of 1e-9 changes every intermediate far beyond its last
-    bit, so the rounding errors are re-drawn, systematic ones such as 1 − σ(t) near σ = 1 included). Where the
+    Second differences ⟨(b·G(x+aδ) + a·G(x−bδ))/(a+b) − G(x), D⟩ with every input entry moved by a relative δ =
+    ``far`` (2⁻⁴⁰; 2⁻¹⁶ for a float32 gradient) times a, b random in [0.5, 1.5] (unequal: a rounding error linear
+    in the input between two wraps would cancel in a symmetric difference): the true change of the gradient is
+    linear in δ and cancels, its curvature
+    term is O(δ²) ≈ 1e-24, and what remains is the round-off of three evaluations wherever a move of 1e-12 changes
+    an intermediate beyond its last bit. It does not where the rounding is systematic and coarse: 1 − σ(t) near
+    σ = 1 moves in steps of 1.1e-16, which a move of 1e-12 does not cross, so the three evaluations round alike and
+    the second difference is 0. That round-off is φ's own (φ computed the same way loses the same digits), and the
+    tolerance takes it from φ's relative float64 error ρ (:func:`matderiv.check.compare.tolerance`). Where the
     gradient jumps within δ (a kink of the user's function), the second differences are O(1): there the spread of
     G under moves of ±4 units of round-off serves instead."""
-    far: list[list[np.ndarray]] = [[] for _ in wrt]
+    far_: list[list[np.ndarray]] = [[] for _ in wrt]
     for _ in range(N_PERTURB):
         signs = [gen.choice([-1.0, 1.0], np.shape(x)) for x in xs]
-        plus, minus = grads_at(_moved(xs, FAR, signs)), grads_at(_moved(xs, -FAR, signs))
+        a, b = gen.uniform(0.5, 1.5, 2)  # unequal moves: a rounding error linear in the input (the sawtooth of
+        # round(y) − y between two wraps) cancels in a symmetric second difference, not in this one
+        plus, minus = grads_at(_moved(xs, a * far, signs)), grads_at(_moved(xs, -b * far, signs))
         for j, g0 in enumerate(base):
-            far[j].append((np.asarray(plus[j], dtype=float) + np.asarray(minus[j], dtype=float)) / 2 - g0)
+            far_[j].append((b * np.asarray(plus[j], dtype=float) + a * np.asarray(minus[j], dtype=float)) / (a + b)
+                           - g0)
     near: list[list[np.ndarray]] = []
     pos = {w: j for j, w in enumerate(wrt)}
 
     def noise(w: int, d: np.ndarray) -> float:
         j = pos[w]
-        second = max(abs(float(np.sum(dg * d))) for dg in far[j])
+        second = max(abs(float(np.sum(dg * d))) for dg in far_[j])
         scale = float(np.sum(np.abs(base[j] * d)))
-        if second <= JUMP * scale:
+        if second <= (JUMP if far <= FAR else 1e-3) * scale:
             return second
         if not near:  # computed once, the first time a jump is seen
             for _ in range(N_NEAR):
@@ -148,12 +170,43 @@ def noise_from_reference(reference: MpmathReference, names: Sequence[str], value
     return noise
 
 
+def relative_roundoff(phi64: Callable[[list[np.ndarray]], float] | None, phi_mp: Callable[[list[np.ndarray]], Any],
+                      xs: Sequence[np.ndarray], gen: np.random.Generator) -> float:
+    """ρ: the relative float64 error of φ (its numpy code against mpmath at 30 digits), the largest at x and at two
+    points moved by a relative 2⁻⁶ at most (a single point may round luckily); u when φ has no numpy code, or when
+    ρ ≤ 2⁻⁴⁰ (such round-off the moves of :func:`measure_noise` re-draw)."""
+    if phi64 is None:
+        return U
+    import mpmath
+
+    from .reference import to_mp
+    rho = U
+    # the moved points: a relative 2⁻⁶·U(−1, 1) per entry re-draws every rounding (a move of 2⁻²⁰ would leave
+    # 1 + e^−31 on the same float); their exact values are computed, so the size of the move costs nothing
+    points = [list(xs)] + [_moved(xs, 2.0 ** -6, [gen.uniform(-1.0, 1.0, np.shape(x)) for x in xs]) for _ in range(2)]
+    for p in points:
+        try:
+            v64 = float(phi64(p))
+            with mpmath.workdps(30):
+                exact = phi_mp([to_mp(x) for x in p])
+                exact = exact.reshape(-1)[0] if isinstance(exact, np.ndarray) else exact
+                if not (np.isfinite(v64) and isinstance(exact, mpmath.mpf) and mpmath.isfinite(exact)):
+                    continue  # outside the domain there (a moved point): no estimate from it
+                err, size = float(abs(mpmath.mpf(v64) - exact)), float(abs(exact))
+        except Exception:  # φ's numpy code failed here: no estimate from this point
+            continue
+        rho = max(rho, min(1.0, err / size) if size else (1.0 if err else U))
+    return rho if rho > RHO_MIN else U
+
+
 def check_values(title: str, phi_mp: Callable[[list[np.ndarray]], Any], names: list[str], nat: dict[str, np.ndarray],
                  wrt_names: list[str], grad: object, dps: int, mode: str, strict: bool, args: Sequence[str] | None,
                  dirs: dict[str, list[np.ndarray]], gen: np.random.Generator, seed_name: str | None = None,
-                 what: str = "grad", given_at: bool = False) -> GradReport:
+                 what: str = "grad", given_at: bool = False,
+                 phi64: Callable[[list[np.ndarray]], float] | None = None, rng: int | None = None) -> GradReport:
     """The check of user gradient values (``grad``: a function, arrays, or a list of one per variable). With
-    ``seed_name`` (a VJP), the function gets the other symbols' values and then the seed's."""
+    ``seed_name`` (a VJP), the function gets the other symbols' values and then the seed's. ``phi64``: φ in
+    float64 (its numpy code), for φ's own relative round-off."""
     rest: tuple[Any, ...] = () if seed_name is None else (nat[seed_name],)
     inputs = [n for n in names if n != seed_name]
     shapes = {n: np.shape(nat[n]) for n in names}
@@ -170,6 +223,7 @@ def check_values(title: str, phi_mp: Callable[[list[np.ndarray]], Any], names: l
     if any(c is None for c in calls) and not given_at:
         raise ArgumentError(f"check: {what} given as numbers is the gradient at one point; give that point with at=, "
                             f"or give a function of the inputs")
+    low: list[bool] = []
 
     def grads_at(vals: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         if one_fn:
@@ -177,31 +231,44 @@ def check_values(title: str, phi_mp: Callable[[list[np.ndarray]], Any], names: l
             if not isinstance(res, (list, tuple)) or len(res) != len(wrt_names):
                 raise ArgumentError(f"check: {what} must return a tuple of {len(wrt_names)} gradients "
                                     f"({', '.join(wrt_names)}), got {type(res).__name__}")
-            return [as_array(r, shapes[n], f"the {what} value for {n!r}") for r, n in zip(res, wrt_names)]
-        out = []
-        for c, it, n in zip(calls, items, wrt_names):
-            v = call_user(c, vals, rest, what) if c is not None else it
-            out.append(as_array(v, shapes[n], f"the {what} value for {n!r}"))
-        return out
+        else:
+            res = [call_user(c, vals, rest, what) if c is not None else it for c, it in zip(calls, items)]
+        low.append(any(low_precision(r) for r in res))
+        return [as_array(r, shapes[n], f"the {what} value for {n!r}") for r, n in zip(res, wrt_names)]
 
     base = grads_at(nat)
     for g, n in zip(base, wrt_names):
         if not np.all(np.isfinite(g)):
             raise CheckError(f"check: the {what} value for {n!r} has non-finite entries at the chosen point")
-    reference = MpmathReference(phi_mp, [nat[n] for n in names], dps, verify=False, what="the expression")
+    reference = MpmathReference(phi_mp, [nat[n] for n in names], dps, verify=False, what="the expression",
+                                names=names)
     reference.start()
+    notes, inconclusive = [], []
     if all(c is not None for c in calls):
-        noise = measure_noise(lambda xs: grads_at(dict(zip(names, xs))), base, [nat[n] for n in names], wrt_index,
-                              gen)
+        again = grads_at(nat)
+        if any(not np.array_equal(a, b) for a, b in zip(base, again)):
+            inconclusive.append(f"{what} is not deterministic: two calls at the same point differ (random numbers "
+                                f"inside? a torch module in training mode: call module.eval())")
+    float32 = low[0]
+    if float32:
+        notes.append(FLOAT32_NOTE)
+    xs = [nat[n] for n in names]
+    rho = max(relative_roundoff(phi64, phi_mp, xs, gen), U32 if float32 else U)
+    if all(c is not None for c in calls):
+        noise = measure_noise(lambda v: grads_at(dict(zip(names, v))), base, xs, wrt_index, gen,
+                              FAR32 if float32 else FAR)
     else:
         noise = noise_from_reference(reference, names, nat, gen)
-    variables = run(names, wrt_index, [nat[n] for n in names], base, reference, noise,
-                    {names.index(n): dirs[n] for n in wrt_names}, mode, strict, cap=16.0)
-    notes = []
-    kinks = sum(v.kinks for v in variables)
-    if kinks:
-        notes.append(f"{kinks} comparison(s) at a kink (the one-sided derivatives differ and the analytic value lies "
-                     f"between them){'; strict: counted as failures' if strict else '; not counted as failures'}")
+    variables = [] if inconclusive else run(names, wrt_index, xs, base, reference, noise,
+                                            {names.index(n): dirs[n] for n in wrt_names}, mode, strict, cap=16.0,
+                                            rho=rho)
+    if rho > 1e3 * U:
+        notes.append(f"the expression loses digits to cancellation in float64 (relative error {rho:.1e}): the "
+                     f"tolerance allows the gradient as many")
+    note = kink_note(sum(v.kinks for v in variables), strict)
+    if note:
+        notes.append(note)
     return GradReport(title=title, variables=variables, reference=reference.describe(), reference_kind="mpmath",
                       reference_digits=reference.digits(), mode=mode, tolerance=TOLERANCE_TEXT, strict=strict,
-                      notes=notes, evaluations=reference.evals)
+                      notes=notes, evaluations=reference.evals, inconclusive=inconclusive, rng=rng,
+                      sizes={n: tuple(shapes[n]) for n in names})

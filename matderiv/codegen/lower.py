@@ -2,7 +2,9 @@
 
 :class:`Lowering` turns canonical expressions (:class:`matderiv.codegen.common.Canonical`: one value for V and
 Vᵀ) into :class:`Node` s whose ops are an array library's own: ``dot`` (``@`` on 1-D and 2-D arrays),
-``outer``, ``sumaxis``, ``sumall``, ``solve`` (A⁻¹B) and ``rsolve`` (BA⁻¹), elementwise ops with broadcasting,
+``outer``, ``sumaxis``, ``sumall``, ``solve`` (A⁻¹B) and ``rsolve`` (BA⁻¹) — with ``colstack``/``colpart`` (right-hand
+sides side by side for one solve, and each one's columns of it) or ``lu``/``lusolve`` where solves share a matrix
+(:meth:`Lowering.reuse`) —, elementwise ops with broadcasting,
 views (``T``, ``bcast``, ``vec``, ``full``) and leaves (``arg``, ``num``, ``dim``, ``fill``, ``eye``). Matrix
 chains are ordered by the classic dynamic programme; diag(v) factors become broadcast products, never an n×n
 matrix; ones factors become sums or broadcasts; inverses followed or preceded by a factor become solves. Every
@@ -75,7 +77,7 @@ SPECIAL = frozenset({"symbol", "const", "ones", "zeros", "eye", "transpose", "ad
 
 #: The lowering's own node kinds that are not IR ops (an op may not be called one of these).
 INTERNAL = frozenset({"arg", "num", "dim", "fill", "T", "bcast", "vec", "full", "dot", "outer", "sumaxis", "sumall",
-                      "rsolve", "lu", "lusolve"})
+                      "rsolve", "lu", "lusolve", "colstack", "colpart"})
 
 
 class Lowering:
@@ -374,6 +376,10 @@ class Lowering:
 
         * where A⁻¹ is computed anyway, A⁻¹B and BA⁻¹ are products with it (``inv @ B``: n² per vector, not a
           factorisation each): the GP gradient ½(K⁻ᵀ − K⁻ᵀyyᵀK⁻ᵀ) computes one inverse and two products;
+        * by default (numpy alone), solves with one matrix in one orientation whose right-hand sides do not depend
+          on each other's results are one solve with the right-hand sides side by side,
+          A⁻¹[b C] = [A⁻¹b A⁻¹C] (``colstack``, then ``colpart`` slices): one factorisation of A for all of
+          them (:meth:`_batch`); solves with A and with Aᵀ are two such solves, one per orientation;
         * with ``factorise``, a matrix that two or more solves use (A⁻¹B, A⁻ᵀC, BA⁻¹, in any orientation, one
           depending on another or not) is LU-factorised once (``lu``) and each solve is a pair of triangular
           solves with the factors (``lusolve``, ``trans`` 1 for Aᵀ).
@@ -399,7 +405,7 @@ class Lowering:
                 new = self.make("dot", (new.args[0], memo.get(invs[new.args[1]], invs[new.args[1]])), (), n.shape)
             memo[n] = new
         out = [memo[r] for r in roots]
-        return self._factorise(out) if factorise else out
+        return self._factorise(out) if factorise else self._batch(out)
 
     def _matrix_of(self, n: Node) -> tuple[Node, int] | None:
         """(M, trans) for a solve node: it solves with M (trans 0) or Mᵀ (trans 1); None for a 1×1 matrix."""
@@ -438,6 +444,128 @@ class Lowering:
                     new = self.t(self.make("lusolve", (lu, rhs), (trans,), rhs.shape))
             memo[n] = new
         return [memo[r] for r in roots]
+
+
+    # -- numpy alone: one solve for several right-hand sides --
+    def _rhs(self, n: Node) -> Node:
+        """The right-hand side a solve node solves for: B of A⁻¹B, Lᵀ of LA⁻¹ = (A⁻ᵀLᵀ)ᵀ."""
+        return n.args[1] if n.op == "solve" else self.t(n.args[0])
+
+    def _groups(self, order: list[Node]) -> list[list[Node]]:
+        """The solve nodes of ``order`` by (matrix, orientation), in topological order; right-hand sides held
+        lazily (𝟏rᵀ, c𝟏ᵀ) and 1×1 matrices are left alone."""
+        groups: dict[tuple[Node, int], list[Node]] = {}
+        for n in order:
+            if n.op in ("solve", "rsolve"):
+                m = self._matrix_of(n)
+                rhs = self._rhs(n) if m is not None else None
+                if m is not None and rhs is not None and not rhs.lazy and rhs.kind in "cm":
+                    groups.setdefault(m, []).append(n)
+        return [g for g in groups.values() if len(g) > 1]
+
+    def _batch(self, roots: list[Node]) -> list[Node]:
+        """Solves with one matrix M in one orientation (Mx = b, or Mᵀx = b for BM⁻¹ and M⁻ᵀb) become one
+        ``solve(M, colstack(b₁, …, b_k))`` split into ``colpart`` s: M is factorised once, as by
+        ``scipy.linalg.lu_factor``, but with numpy alone. A solve whose right-hand side depends on another's
+        result (M⁻¹(M⁻¹b)) cannot join it: it stays a solve of its own. Groups are batched one at a time, each on
+        the graph the previous batching left (a batch depends on all of its right-hand sides, so independence is
+        judged again after each)."""
+        while True:
+            order = iter_nodes(roots)
+            groups = self._groups(order)
+            if not groups:
+                return roots
+            index = {s: i for i, s in enumerate(s for g in groups for s in g)}
+            below: dict[Node, int] = {}  # node → the solves of the groups it depends on (bits of ``index``)
+            for n in order:
+                mask = 0
+                for a in n.args:
+                    mask |= below[a]
+                i = index.get(n)
+                below[n] = mask | (0 if i is None else 1 << i)
+            for group in groups:
+                batches: list[list[Node]] = []
+                for s in group:  # topological order: an earlier one never depends on a later one
+                    deps = below[s] & ~(1 << index[s])
+                    for b in batches:
+                        if not any(deps >> index[o] & 1 for o in b):
+                            b.append(s)
+                            break
+                    else:
+                        batches.append([s])
+                batches = [b for b in batches if len(b) > 1]
+                if batches:
+                    roots = self._merge(roots, batches)
+                    break
+            else:
+                return roots
+
+    def _merge(self, roots: list[Node], batches: list[list[Node]]) -> list[Node]:
+        """``roots`` with each batch of solves (one matrix, one orientation, independent right-hand sides) one
+        solve of the stacked right-hand sides, each member a slice of its result."""
+        batch_of = {s: b for b in batches for s in b}
+
+        def children(n: Node) -> tuple[Node, ...]:  # a member needs every member's inputs: they are solved together
+            b = batch_of.get(n)
+            return n.args if b is None else tuple(a for s in b for a in s.args)
+
+        order: list[Node] = []
+        seen: set[Node] = set()
+        for root in roots:  # children before parents in the graph with those extra edges
+            stack: list[tuple[Node, bool]] = [(root, False)]
+            while stack:
+                node, done = stack.pop()
+                if done:
+                    order.append(node)
+                elif node not in seen:
+                    seen.add(node)
+                    stack.append((node, True))
+                    stack.extend((a, False) for a in reversed(children(node)) if a not in seen)
+        memo: dict[Node, Node] = {}
+        parts: dict[Node, Node] = {}
+        for n in order:
+            b = batch_of.get(n)
+            if b is None:
+                args = tuple(memo[a] for a in n.args)
+                memo[n] = n if args == n.args else self.make(n.op, args, n.params, n.shape, n.lazy)
+                continue
+            if n not in parts:
+                parts.update(self._solve_together(b, memo))
+            memo[n] = parts[n]
+        return [memo[r] for r in roots]
+
+    def _solve_together(self, batch: list[Node], memo: dict[Node, Node]) -> dict[Node, Node]:
+        """Each member of ``batch`` → its slice of ``solve(M, colstack(rhs…))`` (rebuilt inputs from ``memo``)."""
+        first = self._matrix_of(batch[0])
+        assert first is not None
+        mat, trans = memo[first[0]], first[1]
+        rhss: list[Node] = []
+        for s in batch:
+            args = tuple(memo[a] for a in s.args)
+            rhss.append(args[1] if s.op == "solve" else self.t(args[0]))
+        distinct = list(dict.fromkeys(rhss))  # one column block per right-hand side (cᵀA⁻ᵀ = (A⁻¹c)ᵀ: c once)
+        oriented = self.t(mat) if trans else mat
+        out: dict[Node, Node] = {}
+        if len(distinct) == 1:  # the same system reached twice: one solve, no stacking
+            solved = self.make("solve", (oriented, distinct[0]), (), distinct[0].shape)
+            for s in batch:
+                out[s] = solved if s.op == "solve" else self.t(solved)
+            return out
+        width: sympy.Expr = sympy.Integer(0)
+        spans: dict[Node, tuple[sympy.Expr, sympy.Expr]] = {}
+        for r in distinct:
+            w = ONE if r.kind == "c" else r.shape[1]
+            spans[r] = (width, w)
+            width = width + w
+        rows = mat.shape[0]
+        stacked = self.make("colstack", tuple(distinct), (), (rows, width))
+        solved = self.make("solve", (oriented, stacked), (), (rows, width))
+        for s, r in zip(batch, rhss):
+            start, w = spans[r]
+            part = self.make("colpart", (solved,), (start, w, r.kind == "c"), r.shape)
+            out[s] = part if s.op == "solve" else self.t(part)  # L A⁻¹ = (A⁻ᵀ Lᵀ)ᵀ
+        return out
+
 
 
 __all__ = ["Lowering", "Node", "Item", "kind_of", "symmetric_node", "Shape", "SPECIAL", "INTERNAL"]

@@ -184,7 +184,8 @@ _SIMPLE = re.compile(r"^(?:[A-Za-z_]\w*(?:\.T|\[:, None\])?|-?[\d.]+(?:e-?\d+)?)
 _TRIVIAL = frozenset({"arg", "num", "dim", "T", "bcast", "vec"})
 
 
-_FOUND: dict[str, bool] = {}  # whether a module the generated code may import is installed
+#: The ways several solves with one matrix share its factorisation (:attr:`NumPyPrinter.lu`).
+LU_CHOICES = ("numpy", "scipy")
 
 
 class NumPyPrinter:
@@ -201,8 +202,13 @@ class NumPyPrinter:
     alias = "np"
     #: Where the generated code takes special functions (erf, gamma, …) from when scipy is installed.
     special = "scipy.special"
-    #: Where the generated code takes ``lu_factor``/``lu_solve`` from, to factorise a matrix once for several
-    #: solves, when that module is installed (None: every solve factorises on its own).
+    #: How several solves with one matrix share its factorisation: ``"numpy"`` (the default: the generated code
+    #: imports numpy alone; solves with one matrix and orientation are one ``np.linalg.solve`` of the right-hand
+    #: sides side by side) or ``"scipy"`` (the matrix is LU-factorised once with ``lu_factor`` from
+    #: :attr:`lu_module`, which the code then imports, and every solve with it, in either orientation, uses the
+    #: factors). ``numpy_code(..., lu=...)`` and ``lambdify(..., lu=...)`` choose per call.
+    lu = "numpy"
+    #: Where ``lu_factor``/``lu_solve`` come from for ``lu="scipy"`` (None: the backend has none).
     lu_module: str | None = "scipy.linalg"
     #: Nodes whose code is a read-only view: returned as a copy.
     VIEWS = frozenset({"full", "diagpart"})
@@ -234,20 +240,18 @@ class NumPyPrinter:
                           "ValueError"})
 
     @classmethod
-    def can_factorise(cls) -> bool:
-        """Whether the generated code may factorise a matrix once for several solves (:attr:`lu_module` is set
-        and importable)."""
+    def lu_choice(cls, lu: str | None = None) -> str | None:
+        """The module the generated code takes ``lu_factor``/``lu_solve`` from for ``lu`` (None: the printer's
+        :attr:`lu`), or None for numpy alone. Raises ArgumentError for an unknown ``lu`` or ``"scipy"`` on a
+        printer without :attr:`lu_module`."""
+        way = cls.lu if lu is None else lu
+        if way not in LU_CHOICES:
+            raise ArgumentError(f"lu must be one of {', '.join(map(repr, LU_CHOICES))}, got {way!r}")
+        if way == "numpy":
+            return None
         if cls.lu_module is None:
-            return False
-        found = _FOUND.get(cls.lu_module)
-        if found is None:
-            import importlib.util
-            try:
-                found = importlib.util.find_spec(cls.lu_module) is not None
-            except ImportError:
-                found = False
-            _FOUND[cls.lu_module] = found
-        return found
+            raise ArgumentError(f"lu='scipy': the printer {cls.__name__} has no lu_module to take lu_factor from")
+        return cls.lu_module
 
     # -- dispatch --
     def emit(self, n: Node) -> Code:
@@ -515,6 +519,22 @@ class NumPyPrinter:
             return f"{self.wrap(self.code(b), MUL)} / {self.wrap(self.code(a), MUL + 1)}", MUL
         return f"{self.alias}.linalg.solve({self.code(a)[0]}, {self.code(b)[0]})", ATOM
 
+    def _print_colstack(self, n: Node) -> Code:
+        """Right-hand sides side by side (columns and matrices), for one solve of them all."""
+        return f"{self.alias}.column_stack(({', '.join(self.code(a)[0] for a in n.args)}))", ATOM
+
+    def _print_colpart(self, n: Node) -> Code:
+        """One right-hand side's columns of a solve of several: ``t[:, i]`` (a vector), ``t[:, i:j]``."""
+        start, width, vector = n.params
+        a = self.atom(n.args[0])
+
+        def index(d: sympy.Expr) -> str:  # a subscript needs no parentheses around k + 1
+            c = self.dimcode(d)
+            return c[1:-1] if c.startswith("(") and c.endswith(")") and not d.is_Integer else c
+        if vector:
+            return f"{a}[:, {index(start)}]", ATOM
+        return f"{a}[:, {index(start) if start != 0 else ''}:{index(start + width)}]", ATOM
+
     def _print_lu(self, n: Node) -> Code:
         """The LU factors of a matrix several solves use (``scipy.linalg.lu_factor``), computed once."""
         self.imports.add(f"import {self.lu_module}")
@@ -540,11 +560,13 @@ def _array_text(shape: Shape) -> str:
 
 
 class NumPyFunction:
-    """The source of ``name(*params)`` returning ``outputs`` (a tuple when ``many``), printed by ``printer``."""
+    """The source of ``name(*params)`` returning ``outputs`` (a tuple when ``many``), printed by ``printer``;
+    ``lu``: how solves share a factorisation (:attr:`NumPyPrinter.lu`; None: the printer's)."""
 
     def __init__(self, outputs: Sequence[Expr], params: Sequence[Expr], name: str, many: bool,
-                 printer: type[NumPyPrinter] = NumPyPrinter) -> None:
+                 printer: type[NumPyPrinter] = NumPyPrinter, lu: str | None = None) -> None:
         self.outputs, self.params, self.name, self.many = list(outputs), list(params), name, many
+        self.lu_module = printer.lu_choice(lu)  # None: numpy alone
         self.computed = [stable(e) for e in self.outputs]  # what the code evaluates: the same values, stably
         self.printer = printer
         self.names = Names(printer.reserved())
@@ -636,7 +658,7 @@ class NumPyFunction:
         canon = Canonical()
         low = Lowering(self.pnames)
         roots = [low.output(low.lower(canon(e))) for e in self.computed]
-        roots = low.reuse(roots, factorise=self.printer.can_factorise())
+        roots = low.reuse(roots, factorise=self.lu_module is not None)
         order, _ = use_counts(roots)
         # a view (transpose, broadcast) used k times uses its argument k times
         eff: dict[Node, int] = {r: 0 for r in order}
@@ -699,40 +721,60 @@ class NumPyFunction:
         return self._arg_lines.get(lineno, "")
 
 
+def _importable(module: str) -> bool:
+    """Whether ``module`` can be imported here (found without importing it)."""
+    import importlib.util
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:  # a parent package is missing
+        return False
+
+
 # ---- the public functions --------------------------------------------------------------------------------------------
-def numpy_code(exprs: object, args: object, name: str = "f", printer: type[NumPyPrinter] = NumPyPrinter) -> str:
+def numpy_code(exprs: object, args: object, name: str = "f", printer: type[NumPyPrinter] = NumPyPrinter, *,
+               lu: str | None = None) -> str:
     """The source of a standalone function ``name(*args)`` evaluating ``exprs`` with numpy.
 
-    Its only import is ``import numpy as np`` (and ``scipy.special`` or ``math`` for an elementwise function numpy
-    lacks, such as erf, and ``scipy.linalg`` for a shared factorisation). Arrays come in and go out in numpy's
-    natural shapes: an n×1 vector or a 1×m row is a 1-D array, a 1×1 scalar a Python float, a matrix a 2-D array;
-    inputs are converted to float64 and their shapes checked against each other (a mismatch raises ``ValueError``
-    naming the argument). A dimension that no argument's shape gives is a keyword-only parameter named after it
-    (``def f(s, *, n):``). Shared values are computed once, diag(v) products become broadcasting, inverses times
-    something become ``np.linalg.solve`` (products with the inverse where it is computed anyway; solves with one LU
-    factorisation, ``scipy.linalg.lu_factor``, where scipy is installed and several solves use one matrix), and
-    chains of products are multiplied in a cheap order. What the code evaluates is the expression in numerically
-    stable forms (:mod:`.stable`: log(1 + eᶻ) as ``np.logaddexp(0, z)``, 1 − σ(z) as σ(−z), …): finite at logits of
-    ±1000. A log det is evaluated as ``np.linalg.slogdet(X)[1]``, which is log |det X|: it is log det X only where
+    Its only import is ``import numpy as np``, whatever else is installed (save ``scipy.special`` or ``math`` for
+    an elementwise function numpy lacks, such as erf, and ``scipy.linalg`` when ``lu="scipy"`` asks for it).
+    Arrays come in and go out in numpy's natural shapes: an n×1 vector or a 1×m row is a 1-D array, a 1×1 scalar
+    a Python float, a matrix a 2-D array; inputs are converted to float64 and their shapes checked against each
+    other (a mismatch raises ``ValueError`` naming the argument). A dimension that no argument's shape gives is a
+    keyword-only parameter named after it (``def f(s, *, n):``). Shared values are computed once, diag(v)
+    products become broadcasting, inverses times something become ``np.linalg.solve`` (products with the
+    inverse where it is computed anyway), and chains of products are multiplied in a cheap order. A matrix that
+    several solves use is factorised once per orientation: ``lu="numpy"`` (the default) solves A⁻¹b and A⁻¹C as
+    one ``np.linalg.solve(A, np.column_stack((b, C)))`` — solves with Aᵀ as a second one, a solve whose
+    right-hand side needs another's result as one of its own; ``lu="scipy"`` factorises A once with
+    ``scipy.linalg.lu_factor`` and solves every system with A or Aᵀ with ``lu_solve``. A singular matrix raises
+    ``numpy.linalg.LinAlgError`` from ``np.linalg.solve``/``np.linalg.inv`` (``lu_factor`` only warns, and the
+    solves give inf/nan). What the code evaluates is the expression in numerically stable forms
+    (:mod:`.stable`: log(1 + eᶻ) as ``np.logaddexp(0, z)``, 1 − σ(z) as σ(−z), …): finite at logits of ±1000.
+    A log det is evaluated as ``np.linalg.slogdet(X)[1]``, which is log |det X|: it is log det X only where
     det X > 0. ``printer``: another array backend (a :class:`NumPyPrinter` subclass).
     """
     outputs, many = outputs_of(exprs)
     params = resolve_args(outputs, args)
-    return NumPyFunction(outputs, params, function_name(name, printer.globals_used()), many, printer).source()
+    return NumPyFunction(outputs, params, function_name(name, printer.globals_used()), many, printer,
+                         lu).source()
 
 
-def lambdify(args: object, exprs: object, printer: type[NumPyPrinter] = NumPyPrinter) -> Callable[..., Any]:
+def lambdify(args: object, exprs: object, printer: type[NumPyPrinter] = NumPyPrinter, *,
+             lu: str | None = None) -> Callable[..., Any]:
     """A compiled numpy function of ``args`` evaluating ``exprs`` (an expression, or a list giving a tuple).
 
     ``fn(*arrays, **dims)`` takes the arrays in the order of ``args``, and the size of each dimension no argument
     gives as a keyword named after it (``fn(2.0, n=4)``); ``fn.source`` is the generated source. Inputs whose
     shapes do not fit raise :class:`~matderiv.errors.ShapeError`, a missing or extra value or dimension
     :class:`~matderiv.errors.ArgumentError`. ``printer``: another array backend (a :class:`NumPyPrinter`
-    subclass; its module must be importable).
+    subclass; its module must be importable); ``lu``: as for :func:`numpy_code` (``"scipy"`` needs scipy).
     """
     outputs, many = outputs_of(exprs)
     params = resolve_args(outputs, args)
-    gen = NumPyFunction(outputs, params, "f", many, printer)
+    gen = NumPyFunction(outputs, params, "f", many, printer, lu)
+    if gen.lu_module is not None and not _importable(gen.lu_module):
+        raise ArgumentError(f"lu={lu or printer.lu!r} takes lu_factor from {gen.lu_module}, which cannot be "
+                            "imported here: install it, or use lu='numpy'")
     source = gen.source()
     keywords = gen.keywords
     namespace: dict[str, Any] = {"__name__": "matderiv_generated"}

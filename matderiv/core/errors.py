@@ -7,7 +7,10 @@ class MatderivError(Exception):
 
 
 class ShapeError(MatderivError, ValueError):
-    """Operands whose shapes do not fit the operation (the message names both and their shapes)."""
+    """Operands whose shapes do not fit the operation (the message names both and their shapes); ``span`` is the
+    text of the failing operation when the text language raised it (``'x*y'``), else None."""
+
+    span: str | None = None
 
 
 class DerivativeError(MatderivError):

@@ -1,6 +1,7 @@
 """``md.from_torch(module, input_shape)``: a torch ``nn.Sequential`` as a matderiv expression.
 
-Supported layers (in any order and number): ``Linear`` (with or without bias), ``ReLU``, ``LeakyReLU``
+Supported layers (in any order and number, nested Sequentials flattened — their parameters named as torch names
+them, "0.1.weight" — and their symbols W0_1, b0_1): ``Linear`` (with or without bias), ``ReLU``, ``LeakyReLU``
 (``negative_slope``), ``Sigmoid``, ``Tanh``, ``Softplus`` (``beta``; torch switches to the identity above
 ``threshold``, matderiv's softplus does not — they differ by less than e^−threshold), ``Softmax`` and
 ``LogSoftmax`` (``dim`` over the features, or over the batch for ``dim=0``) and ``Identity``. A module
@@ -46,6 +47,19 @@ def _sequential(module: Any) -> tuple[Any, str]:
                         f"{type(module).__name__} has the children {kinds}")
 
 
+def _layers(seq: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """The layers of a Sequential in order, nested Sequentials flattened, named as torch names their parameters
+    ("0.1" for layer 1 of the Sequential at index 0)."""
+    import torch.nn as nn
+    out: list[tuple[str, Any]] = []
+    for name, layer in seq.named_children():
+        if isinstance(layer, nn.Sequential):
+            out.extend(_layers(layer, f"{prefix}{name}."))
+        else:
+            out.append((f"{prefix}{name}", layer))
+    return out
+
+
 def _leaky(slope: float, k: int) -> Any:
     s = sympy.Rational(repr(float(slope)))
     name = "leaky_relu" if float(slope) == 0.01 else f"leaky_relu{k}"
@@ -72,17 +86,18 @@ def from_torch(module: Any, input_shape: Any) -> tuple[Expr, dict[str, Expr]]:
     syms: dict[str, Expr] = {"input": x}
     y: Expr = x
     batch = shape[0] if batched else None
-    for k, (name, layer) in enumerate(seq.named_children()):
+    for k, (name, layer) in enumerate(_layers(seq)):
         kind = type(layer).__name__
         where = f"layer {prefix}{name} ({kind})"
+        tag = name.replace(".", "_") if name.replace(".", "").isdigit() else str(k)  # "0.1" → W0_1
         if isinstance(layer, nn.Linear):
             if layer.in_features != feats:
                 raise ShapeError(f"from_torch: {where} takes {layer.in_features} features, but its input has {feats}")
-            W = symbol(f"W{name}" if name.isdigit() else f"W{k}", layer.out_features, layer.in_features)
+            W = symbol(f"W{tag}", layer.out_features, layer.in_features)
             syms[f"{prefix}{name}.weight"] = W
             y = matmul(y, transpose(W)) if batched else matmul(W, y)
             if layer.bias is not None:
-                b = symbol(f"b{name}" if name.isdigit() else f"b{k}", layer.out_features, 1)
+                b = symbol(f"b{tag}", layer.out_features, 1)
                 syms[f"{prefix}{name}.bias"] = b
                 y = add(y, transpose(b)) if batched else add(y, b)
             feats = layer.out_features

@@ -5,6 +5,7 @@ A function's shape is its op's own rule (:data:`matderiv.core.spec.FUNCTIONS`), 
 :class:`_Algebra`; the language adds only its operators' semantics (a 1×1 operand scales)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Callable, Iterator, Union
@@ -218,9 +219,12 @@ def infer(src: _Source, decls: dict[str, _Decl], fns: dict[str, Fn], root: _Node
     """The checker that inferred every node of ``root``, Greek names' kinds inferred from use where it is
     unambiguous (docs/language.md, "Kinds inferred from use"):
 
-    1. a Greek name transposed (``alpha'``), or added to or subtracted from a vector (``x - mu``), possibly scaled
-       by a number or negated, is a vector;
-    2. when the shapes conflict and exactly one smallest set of Greek names (one name, else two) makes them fit as
+    1. a Greek name transposed (``alpha'``), or a row times it (``x'*theta``; not ``x'*lambda*y``, λxᵀy), is a
+       vector;
+    2. a Greek name added to or subtracted from a vector (possibly scaled by a number or negated) is a vector where
+       that sum is used as a vector: normed (``norm2(x - mu)``), transposed (``(x - mu)'``) or a factor of a
+       product (``A*(x - mu)``); elsewhere (``sum(log(x + epsilon))``, ``x - mu``) it is the scalar offset;
+    3. when the shapes conflict and exactly one smallest set of Greek names (one name, else two) makes them fit as
        vectors, those names are vectors (``norm2(y - X*beta)^2``); otherwise the conflict is the error, naming the
        names whose kinds were defaulted.
     """
@@ -231,7 +235,7 @@ def infer(src: _Source, decls: dict[str, _Decl], fns: dict[str, Fn], root: _Node
     greek = [n for n in dict.fromkeys(x.value for x in _postorder(root) if x.kind == "name")
              if n not in decls and n not in fns and n not in inferred and default_kind(n) == "scalar"]
     if 0 < len(greek) <= _MAX_REPAIR:
-        span = getattr(error, "span", "")
+        span = error.span or ""
         for size in (1, 2):
             fits = []
             for names in combinations(greek, size):
@@ -248,8 +252,8 @@ def infer(src: _Source, decls: dict[str, _Decl], fns: dict[str, Fn], root: _Node
 
 
 def _attempt(src: _Source, decls: dict[str, _Decl], fns: dict[str, Fn], root: _Node,
-             inferred: dict[str, str]) -> tuple[_Checker, MatderivError | None]:
-    """Inference with the Greek names of ``inferred`` as vectors (and those rule 1 adds to it): the checker, and
+             inferred: dict[str, str]) -> tuple[_Checker, ShapeError | None]:
+    """Inference with the Greek names of ``inferred`` as vectors (and those rules 1 and 2 add to it): the checker, and
     the shape error that stopped it, if any."""
     while True:
         checker = _Checker(src, decls, fns, inferred)
@@ -290,6 +294,7 @@ class _Checker:
         self.algebra = _Algebra(self)
         self.shape: dict[_Node, Shape2] = {}
         self.how: dict[_Node, Any] = {}
+        self.parent: dict[_Node, _Node] = {}
         self.symbols: dict[str, tuple[Term, Term, bool]] = {}
         self.taken: set[str] = set()
         for d in decls.values():
@@ -333,11 +338,12 @@ class _Checker:
         r, c = self.final_shape(n)
         return f"'{self.src.text[n.start:n.end]}' ({dim_text(r)}×{dim_text(c)})"
 
-    def fail(self, message: str, n: _Node) -> MatderivError:
-        """A located ShapeError at ``n``, naming the names in ``n`` whose kinds a default decided."""
-        names = [x.value for x in _postorder(n) if x.kind == "name"]
+    def fail(self, message: str, n: _Node, kinds: bool = True) -> ShapeError:
+        """A located ShapeError at ``n``; when a kind may be the cause (``kinds``: the operands' shapes clash), it
+        names the names in ``n`` whose kinds were not declared."""
+        names = [x.value for x in _postorder(n) if x.kind == "name"] if kinds else []
         exc = self.src.located(ShapeError, message + defaults_note(self.kinds, names), n.pos)
-        exc.span = self.src.text[n.start:n.end]  # type: ignore[attr-defined]
+        exc.span = self.src.text[n.start:n.end]
         return exc
 
     def defaulted_scalar(self, name: str) -> bool:
@@ -346,16 +352,67 @@ class _Checker:
 
     def greek_operand(self, n: _Node) -> str | None:
         """The Greek name, a scalar by default, that ``n`` is (negated or scaled by a number), or None."""
+        n, _ = self.unscaled(n)
+        return n.value if n.kind == "name" and self.defaulted_scalar(n.value) else None
+
+    @staticmethod
+    def unscaled(n: _Node, sign: int = 1) -> tuple[_Node, int]:
+        """``n`` without negation and scaling by a number, and the sign the negations give."""
         while True:
             if n.kind == "neg":
-                n = n.args[0]
+                n, sign = n.args[0], -sign
             elif n.kind == "bin" and n.value in ("*", "/") and n.args[1].kind == "num":
                 n = n.args[0]
             elif n.kind == "bin" and n.value == "*" and n.args[0].kind == "num":
                 n = n.args[1]
             else:
-                break
-        return n.value if n.kind == "name" and self.defaulted_scalar(n.value) else None
+                return n, sign
+
+    def terms(self, n: _Node) -> list[tuple[_Node, int]]:
+        """The terms of the sum ``n`` (through nested sums, negation and scaling by numbers), with their signs."""
+        out, todo = [], [(n, 1)]
+        while todo:  # a stack, not recursion: a sum of many terms is a deep tree
+            m, sign = self.unscaled(*todo.pop())
+            if m.kind == "bin" and m.value in ("+", "-"):
+                todo += [(m.args[1], -sign if m.value == "-" else sign), (m.args[0], sign)]
+            else:
+                out.append((m, sign))
+        return out
+
+    def row_times_greek(self, n: _Node) -> None:
+        """At the product ``n``: a row times a Greek name, a scalar by default (``x'*theta``, ``x'*A*theta``), is a
+        product with a vector, unless that product is multiplied on by a vector or a matrix (``x'*lambda*y`` is
+        λxᵀy). So a left factor of a product is decided at the product, once its right factor is known (a scalar
+        there, ``x'*theta*2``, leaves the row times the name)."""
+        up = self.parent.get(n)
+        if up is not None and up.kind == "bin" and up.value in ("*", "@") and up.args[0] is n:
+            return  # decided at `up`
+        chain, m = [], n  # the products by scalars that end at n: x'*theta*2 is [(x'*theta)*2, x'*theta]
+        while m.kind == "bin" and m.value in ("*", "@") and self.scalar(m.args[1]):
+            chain.append(m)
+            m = m.args[0]
+        for p in reversed(chain):  # the first product read decides: x'*theta*lambda makes theta the vector
+            a, b = p.args
+            greek = self.greek_operand(b)
+            if p.value == "*" and greek is not None and not self.scalar(a) and self.dims.is_one(self.shape[a][0]):
+                raise _Retry(greek, f"a row times it in `{self.src.text[p.start:p.end]}`")
+
+    def vector_use(self, operand: _Node, use: str, at: _Node) -> None:
+        """``operand`` is used as a vector (the ``use``: "the transpose", "the norm", "the product" ``at``): a Greek
+        name, a scalar by default, that it adds to or subtracts from a vector is a vector (docs/language.md, "A sum
+        used as a vector")."""
+        r, c = self.shape[operand]
+        if not self.dims.is_one(c) or self.dims.is_one(r):
+            return  # not a column vector: a scalar, a row or a matrix, which a Greek scalar offset leaves alone
+        terms = self.terms(operand)
+        vectors = [sign for t, sign in terms if not self.scalar(t)]
+        for t, sign in terms:
+            greek = self.greek_operand(t)
+            if greek is not None and vectors:
+                verb = ("subtracted from a vector" if sign < 0 and max(vectors) > 0 else
+                        "added to a vector" if sign > 0 and max(vectors) > 0 else
+                        "a vector subtracted from it" if sign > 0 else "in a sum with a vector")
+                raise _Retry(greek, f"{verb} in {use} `{self.src.text[at.start:at.end]}`")
 
     # -- helpers ------------------------------------------------------------------------------------------------------
     def scalar(self, n: _Node) -> bool:
@@ -370,7 +427,9 @@ class _Checker:
 
     # -- inference ----------------------------------------------------------------------------------------------------
     def infer(self, root: _Node) -> None:
-        for n in _postorder(root):
+        order = _postorder(root)
+        self.parent = {c: n for n in order for c in n.args}
+        for n in order:
             self.shape[n] = getattr(self, f"_infer_{n.kind}")(n)
 
     def _infer_num(self, n: _Node) -> Shape2:
@@ -429,6 +488,7 @@ class _Checker:
         greek = self.greek_operand(n.args[0])
         if greek is not None:  # a transposed name is not a scalar
             raise _Retry(greek, f"transposed in `{self.src.text[n.start:n.end]}`")
+        self.vector_use(n.args[0], "the transpose", n)
         r, c = self.shape[n.args[0]]
         return (c, r)
 
@@ -439,23 +499,22 @@ class _Checker:
         sa, sb = self.scalar(a), self.scalar(b)
         if op in ("+", "-", ".*", "./"):
             self.how[n] = op
-            if op in ("+", "-") and sa != sb:  # a Greek name added to a vector is a vector
-                (vr, vc), greek = ((br, bc), self.greek_operand(a)) if sa else ((ar, ac), self.greek_operand(b))
-                if greek is not None and self.dims.is_one(vc) and not self.dims.is_one(vr):
-                    verb = ("added to a vector" if op == "+" else "subtracted from a vector" if sb
-                            else "a vector subtracted from it")
-                    raise _Retry(greek, f"{verb} in `{self.src.text[n.start:n.end]}`")
             if sa or sb:
                 return self.shape[b] if sa else self.shape[a]
             if not self.dims.unify_all([(ar, br), (ac, bc)]):
                 verb = {"+": "add", "-": "subtract", ".*": "multiply elementwise", "./": "divide elementwise"}[op]
                 raise self.fail(f"cannot {verb} {self.show(a)} and {self.show(b)}: the shapes differ", n)
             return self.shape[a]
+        if op in ("*", "@"):
+            self.row_times_greek(n)
         if op == "*" and (sa or sb):
             self.how[n] = "mul"
             return self.shape[b] if sa else self.shape[a]
         if op in ("*", "@"):
             self.how[n] = "matmul"
+            for x, other in ((a, sb), (b, sa)):
+                if not other:  # a factor of a product with a vector or a matrix (not `x @ s`, a 1×1 factor)
+                    self.vector_use(x, "the product", n)
             try:
                 return OPS["matmul"].shape(self.algebra, (self.shape[a], self.shape[b]), ())
             except ShapeFailure as exc:
@@ -478,9 +537,9 @@ class _Checker:
         k = b.value if b.kind == "num" else None
         if k is None or not float(k).is_integer():
             raise self.fail(f"'^' of the matrix {self.show(a)} needs a whole-number exponent (a matrix power); "
-                            "use '.^' for the elementwise power", n)
+                            "use '.^' for the elementwise power", n, kinds=False)
         if abs(k) > _MAX_MATRIX_POWER:
-            raise self.fail(f"the matrix power {int(k)} is too large (at most {_MAX_MATRIX_POWER})", n)
+            raise self.fail(f"the matrix power {int(k)} is too large (at most {_MAX_MATRIX_POWER})", n, kinds=False)
         if not self.dims.unify_all([(ar, ac)]):
             raise self.fail(f"'^' needs a square matrix or a scalar, but {self.show(a)} is neither; "
                             "use '.^' for the elementwise power", n)
@@ -505,10 +564,13 @@ class _Checker:
             raise self.src.parse_error(_usage(f), n.pos)
         params = tuple(self.param(f, i, a) for i, a in enumerate(extra))
         self.how[n] = (f, params)
+        if f.name == "norm2" and n.value not in self.fns:
+            self.vector_use(args[0], "the norm", n)
         try:
             return f.shape(self.algebra, tuple(self.shape[a] for a in args), params)  # type: ignore[no-any-return]
-        except ShapeFailure as exc:
-            raise self.fail(exc.message.format(*map(self.show, args), op=f.name), n) from None
+        except ShapeFailure as exc:  # a kind may be the cause when the rule names an operand ({0}), not a parameter
+            raise self.fail(exc.message.format(*map(self.show, args), op=f.name), n,
+                            kinds=re.search(r"\{\d+\}", exc.message) is not None) from None
 
     def param(self, f: LangFunction, i: int, a: _Node) -> int:
         """A parameter of ``f``: a whole-number literal (``sum(X, 1)``)."""

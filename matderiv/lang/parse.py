@@ -10,8 +10,9 @@ the precedence table and the inference rules.
 Rules in brief: ``*`` is the matrix product unless one side is 1×1 (then it scales); a dimension variable is
 never 1 (so whether an operand is 1×1 is known from its kind alone, bottom-up, and ``*`` is never ambiguous);
 ``/`` and ``^`` take a scalar on the right; ``^`` of a square matrix by an integer is a matrix power; a Greek
-name, a scalar by default, is a vector where its use shows it (transposed, added to a vector, or the one way out
-of a shape conflict), and :func:`parse_kinds` says how each kind was decided.
+name, a scalar by default, is a vector where its use shows it (transposed, a row times it, added to a vector in a
+sum normed, transposed or multiplied, or the one way out of a shape conflict); :func:`parse` does not say so,
+:func:`parse_kinds` says how each kind was decided.
 """
 from __future__ import annotations
 
@@ -78,7 +79,7 @@ def parse(text: str, /, **types: object) -> Expr:
 
 def parse_kinds(text: str, /, **types: object) -> tuple[Expr, dict[str, Kind]]:
     """:func:`parse`'s expression and how each symbol's kind was decided: declared, by its name's default, or
-    inferred from its use (a Greek name transposed or added to a vector is a vector).
+    inferred from its use (a Greek name transposed, or a row times it, is a vector: docs/language.md).
 
     >>> e, kinds = parse_kinds("alpha'*K*alpha + mu")
     >>> kinds["alpha"].note("alpha"), kinds["mu"].note("mu")

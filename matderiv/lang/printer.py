@@ -8,6 +8,9 @@ symbols whose type or dimensions the defaults would get wrong. Precedence, loose
 """
 from __future__ import annotations
 
+import math
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from ..core.errors import ArgumentError, MatderivError
@@ -15,7 +18,7 @@ from ..core.expr import ONE, OPS, Expr, as_dim
 from ..core.functions import NAMED, Fn
 from ..core.spec import FUNCTIONS
 from ..ops import mul, symbol
-from ..printing.base import ADD, ATOM, MUL, NEG, POW, Printer, coefficient, fmt_number
+from ..printing.base import ADD, ATOM, MUL, NEG, POW, Printer, fmt_number
 from .syntax import default_kind, dim_text
 
 _composites: tuple[tuple[object, ...], dict[str, str]] = ((), {})
@@ -54,6 +57,21 @@ def _probe_composites() -> dict[str, str]:
     return out
 
 
+def lang_number(v: Any) -> str:
+    """A number as the parser reads it back exactly: the decimal of :func:`fmt_number` when it is the shortest
+    form of a float (``0.5``, ``1e300``; the parser reads a decimal as a float), else the integer or ``(p/q)``."""
+    s = fmt_number(v)
+    if s.startswith("(") or "." not in s and "e" not in s:
+        return s
+    f = float(s)
+    if math.isfinite(f) and Fraction(repr(f)) == v:
+        return s
+    if Fraction(v).denominator == 1:
+        return str(Decimal(int(v)))  # (str(int) refuses more than 4300 digits)
+    q = Fraction(v)
+    return f"({q.numerator}/{q.denominator})" if q > 0 else f"(-{-q.numerator}/{q.denominator})"
+
+
 def _is_const(e: Expr) -> bool:
     return e.op == "const"
 
@@ -67,21 +85,8 @@ class LanguagePrinter(Printer):
         self.symbols: dict[str, Expr] = {}
         self.user_functions: dict[str, Fn] = {}
 
-    def _print_add(self, e: Expr) -> tuple[str, int]:
-        """A + B − c C: a negative coefficient becomes a minus sign."""
-        out = ""
-        for i, t in enumerate(e.args):
-            c, rest = coefficient(t)
-            if c < 0 and i > 0:
-                out += " - " + (self.number(-c) if rest is None else self._scaled(-c, rest))
-            else:
-                s = self.wrap(t, ADD + 1) if i else self.emit(t)[0]
-                out += f" + {s}" if i else s
-        return out, ADD
-
-    def _scaled(self, c: Any, rest: Expr) -> str:
-        s = self.wrap(rest, MUL if rest.op in ("mul", "matmul") else MUL + 1)
-        return s if c == 1 else f"{self.number(c)}{self.times}{s}"
+    def number(self, v: Any) -> str:
+        return lang_number(v)
 
     def _print_symbol(self, e: Expr) -> tuple[str, int]:
         self.symbols.setdefault(e.name, e)
@@ -89,7 +94,7 @@ class LanguagePrinter(Printer):
 
     def _print_const(self, e: Expr) -> tuple[str, int]:
         v = e.params[0]
-        return fmt_number(v), (NEG if v < 0 else ATOM)
+        return lang_number(v), (NEG if v < 0 else ATOM)
 
     # -- constants with a shape -----------------------------------------------------------------------------------
     def _filled(self, c: int, e: Expr) -> tuple[str, int]:
@@ -122,7 +127,7 @@ class LanguagePrinter(Printer):
         out = self.emit(e.args[0])[0]
         for t in e.args[1:]:
             if _is_const(t) and t.params[0] < 0:
-                out += f" - {fmt_number(-t.params[0])}"  # x − 2 is x + (−2): a number's negative is a number
+                out += f" - {lang_number(-t.params[0])}"  # x − 2 is x + (−2): a number's negative is a number
                 continue
             if (t.op == "mul" and _is_const(t.args[0]) and t.args[0].params[0] == -1
                     and not (len(t.args) == 2 and _is_const(t.args[1]))):
@@ -173,7 +178,7 @@ class LanguagePrinter(Printer):
     def _print_power(self, e: Expr) -> tuple[str, int]:
         base = e.args[0]
         op = "^" if base.is_scalar else ".^"
-        return f"{self.wrap(base, POW)}{op}{fmt_number(e.params[0])}", POW
+        return f"{self.wrap(base, POW)}{op}{lang_number(e.params[0])}", POW
 
     def _print_transpose(self, e: Expr) -> tuple[str, int]:
         return f"{self.wrap(e.args[0], POW)}'", POW

@@ -7,7 +7,7 @@ import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import sympy
 
@@ -25,6 +25,7 @@ _GREEK_NAME = re.compile(r"([a-z]+)(\d+|_\w*)?")
 _AUTO_DIMS = ("n", "m", "k", "p", "q", "r", "s", "t", "u", "v", "w")
 _MAX_DEPTH = 120          # nesting of parentheses, calls and unary minus (keeps Python's stack safe)
 _MAX_MATRIX_POWER = 100
+_E = TypeVar("_E", bound=MatderivError)  # the class of a located error
 
 
 def default_kind(name: str) -> str:
@@ -85,7 +86,7 @@ class _Source:
         line, col, where = self.locate(pos)
         return ParseError(message + where, line, col)
 
-    def located(self, cls: type[MatderivError], message: str, pos: int) -> MatderivError:
+    def located(self, cls: type[_E], message: str, pos: int) -> _E:
         """An error of class ``cls`` whose message ends with the column and a caret line, as ParseError's."""
         line, col, where = self.locate(pos)
         exc = cls(f"{message}{where} (column {col})\n  {line}\n  {' ' * (col - 1)}^")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Callable, Sequence, Union
 
@@ -9,23 +10,6 @@ from ..core.expr import OPS, Expr
 
 # Binding strength, loosest first; a child binding looser than its parent's slot gets parentheses.
 ADD, MUL, NEG, POW, POSTFIX, ATOM = 10, 20, 30, 40, 50, 60
-
-
-def coefficient(e: Expr) -> tuple[float, Expr | None]:
-    """Split ``e`` into a numeric coefficient (the product of its leading numbers) and the rest (``None`` when
-    e is a number)."""
-    if e.op == "const":
-        return e.params[0], None
-    if e.op == "mul" and e.args[0].op == "const":
-        from ..ops.elementwise import mul
-        k, c = 0, 1
-        while k < len(e.args) and e.args[k].op == "const":
-            c, k = c * e.args[k].params[0], k + 1
-        rest = e.args[k:]
-        if not rest:
-            return c, None
-        return c, rest[0] if len(rest) == 1 else mul(*rest)
-    return 1, e
 
 
 # ---- products as a paper writes them ------------------------------------------------------------------------------
@@ -62,6 +46,7 @@ class Product:
     den: list[tuple[Expr, Number]] = field(default_factory=list)
     core: Core | None = None
     exact: bool = False
+    opened: dict[Expr, bool] = field(default_factory=dict, repr=False, compare=False)  # see _opens
 
 
 ChainOf = Callable[[Expr], "Sequence[Expr] | None"]
@@ -71,16 +56,50 @@ def _no_chain(e: Expr) -> Sequence[Expr] | None:
     return None
 
 
-def split_product(e: Expr, chain_of: ChainOf = _no_chain, exact: bool = False) -> Product:
+def split_product(e: Expr, chain_of: ChainOf = _no_chain, exact: bool = False,
+                  opened: dict[Expr, bool] | None = None) -> Product:
     """``e`` (a product: mul, matmul, or an op ``chain_of`` writes as a matrix product, such as solve(A, B) =
     A⁻¹B for LaTeX) as a :class:`Product`. The value is unchanged: c (A (s B)) = c s (A B), (s A) ⊙ B = s (A ⊙ B).
-    With ``exact``, a number's power joins the coefficient (x/2 = ½ x); else it stays a denominator."""
-    p = Product(exact=exact)
+    With ``exact``, a number's power joins the coefficient (x/2 = ½ x); else it stays a denominator. ``opened``
+    caches which nested products open (a printer passes its own, for the same ``chain_of``, across calls)."""
+    p = Product(exact=exact, opened={} if opened is None else opened)
     if e.is_scalar:
         _scalar(e, p, chain_of, 0)
     else:
         p.core = _collect(e, p, chain_of, 0)
+    if len(p.scalars) > 1:
+        bases = [_base(f) for f in p.scalars]
+        merged = _powers(bases)
+        if merged is not bases:
+            p.scalars = [b if q == 1 else _power(b, q) for b, q in merged]
+    p.den = _powers(p.den)
     return p
+
+
+def _base(f: Expr | Chain) -> tuple[Expr | Chain, Number]:
+    """A 1×1 factor as (base, exponent): t² as (t, 2), the product xᵀy (a Chain of expressions) as its matmul."""
+    if isinstance(f, Chain) and all(isinstance(a, Expr) for a in f.factors):
+        from ..ops.linalg import matmul
+        return matmul(*f.factors), 1  # type: ignore[arg-type]
+    if isinstance(f, Expr) and f.op == "power":
+        return f.args[0], f.params[0]
+    return f, 1
+
+
+def _powers(factors: list[tuple[Any, Number]]) -> list[tuple[Any, Number]]:
+    """Equal bases of 1×1 factors as one power, in the order they first stand: t t = t², t t² = t³,
+    (xᵀy)(xᵀy) = (xᵀy)² (scalars commute; their exponents add)."""
+    out: dict[Any, Number] = {}
+    for b, q in factors:
+        if not isinstance(b, Expr):
+            return factors  # (a product with a ⊙ inside: left as it stands)
+        out[b] = out.get(b, 0) + q
+    return list(out.items()) if len(out) < len(factors) else factors
+
+
+def _power(b: Expr, q: Number) -> Expr:
+    from ..ops.elementwise import power
+    return power(b, q)
 
 
 #: How deep products nested in products are opened; deeper ones stay factors (printed on their own), so that
@@ -88,23 +107,18 @@ def split_product(e: Expr, chain_of: ChainOf = _no_chain, exact: bool = False) -
 MAX_DEPTH = 16
 
 
-def _opens(f: Expr, chain_of: ChainOf, depth: int) -> bool:
+def _opens(f: Expr, p: Product, chain_of: ChainOf, depth: int) -> bool:
     """Whether the product ``f`` nested in a product is opened: when it holds a number or a scalar factor to pull
-    out (else it prints the same as a factor, and reading it once is enough)."""
+    out (else it prints the same as a factor, and reading it once is enough). Cached in ``p.opened``, so that
+    shared subexpressions are read once."""
     if depth > MAX_DEPTH or not _is_product(f, chain_of):
         return False
-    key = (f, chain_of is _no_chain)
-    r = _HOISTS.get(key)
+    r = p.opened.get(f)
     if r is None:
         factors = f.args if f.op in ("mul", "matmul") else chain_of(f) or ()
-        r = any(a.is_scalar or _opens(a, chain_of, depth + 1) for a in factors)
-        if len(_HOISTS) > 100_000:
-            _HOISTS.clear()
-        _HOISTS[key] = r
+        r = any(a.is_scalar or _opens(a, p, chain_of, depth + 1) for a in factors)
+        p.opened[f] = r
     return r
-
-
-_HOISTS: dict[tuple[Expr, bool], bool] = {}
 
 
 def _scalar(f: Expr, p: Product, chain_of: ChainOf, depth: int) -> None:
@@ -116,7 +130,11 @@ def _scalar(f: Expr, p: Product, chain_of: ChainOf, depth: int) -> None:
           and f.args[0].params[0]):
         p.coeff = p.coeff * Fraction(f.args[0].params[0]) ** int(f.params[0])  # x/2 = ½ x
     elif f.op == "power" and f.params[0] < 0:
-        p.den.append((f.args[0], -f.params[0]))
+        b, q = f.args[0], -f.params[0]
+        if b.op == "mul" and float(q).is_integer() and not any(a.op == "const" for a in b.args):
+            p.den.extend((a, q) for a in b.args)  # 1/(s t) = 1/s · 1/t, so that t t is t² there too
+        else:
+            p.den.append((b, q))
     elif depth > MAX_DEPTH:
         p.scalars.append(f)
     elif f.op == "mul":
@@ -141,7 +159,7 @@ def _collect(e: Expr, p: Product, chain_of: ChainOf, depth: int) -> Core | None:
             if f.is_scalar:
                 _scalar(f, p, chain_of, depth + 1)
                 continue
-            r = _collect(f, p, chain_of, depth + 1) if _opens(f, chain_of, depth) else f
+            r = _collect(f, p, chain_of, depth + 1) if _opens(f, p, chain_of, depth) else f
             if isinstance(r, Chain):
                 pieces.extend(r.factors)
             elif r is not None:
@@ -156,7 +174,7 @@ def _collect(e: Expr, p: Product, chain_of: ChainOf, depth: int) -> Core | None:
             _scalar(a, p, chain_of, depth + 1)
         elif a.op == "power" and a.params[0] < 0:
             divisors.append((a.args[0], -a.params[0]))
-        elif _opens(a, chain_of, depth):
+        elif _opens(a, p, chain_of, depth):
             r = _collect(a, p, chain_of, depth + 1)
             if isinstance(r, Hadamard):
                 items.extend(r.factors)
@@ -184,29 +202,60 @@ def scalar_rank(e: Expr | Chain, level: int) -> int:
     return 1 if level >= ATOM else 2
 
 
+def decimal_digits(v: Any) -> tuple[str, int] | None:
+    """The positive number ``v`` as the exact decimal d₁.d₂⋯dₙ · 10ᵉ: ``(digits, e)`` with no trailing zero in
+    ``digits`` (``0.025`` → ``("25", -2)``, ``1500`` → ``("15", 3)``), in integer arithmetic (no float, so that
+    10⁶⁰⁰ and 5·10⁻³²⁴ are exact); None when v is no finite decimal (its denominator has a prime other than 2, 5)."""
+    q = Fraction(v)
+    p, d = q.numerator, q.denominator
+    twos = fives = 0
+    while d % 2 == 0:
+        d, twos = d // 2, twos + 1
+    while d % 5 == 0:
+        d, fives = d // 5, fives + 1
+    if d != 1:
+        return None
+    k = max(twos, fives)  # v = m / 10^k with m an integer
+    m = p * 10**k // q.denominator
+    while m % 10**16 == 0:
+        m, k = m // 10**16, k - 16
+    while m % 10 == 0:
+        m, k = m // 10, k - 1
+    digits = str(Decimal(m))  # (str(int) refuses more than 4300 digits)
+    return digits, len(digits) - 1 - k
+
+
+def decimal_text(digits: str, e: int, plain: bool) -> str:
+    """d₁.d₂⋯ · 10ᵉ written out (``plain``: ``0.025``, ``1500``) or as the mantissa ``2.5`` and the exponent."""
+    if not plain:
+        return digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    if e < 0:
+        return "0." + "0" * (-e - 1) + digits
+    if e + 1 >= len(digits):
+        return digits + "0" * (e + 1 - len(digits))
+    return digits[:e + 1] + "." + digits[e + 1:]
+
+
 def fmt_number(v: Any) -> str:
-    """A number as Python source: ``2``, ``0.5``, ``1e-300`` (a decimal a float prints exactly), else ``(1/3)``
-    (a fraction, parenthesised so it binds as one)."""
-    if isinstance(v, Fraction):
-        try:
-            r = repr(float(v))
-        except OverflowError:
-            r = ""
-        return _short_exponent(r) if r and Fraction(r) == v else f"({v.numerator}/{v.denominator})"
-    if isinstance(v, int) and abs(v) >= 10**16:  # 1.5e+20 (as written); beyond a float's range: inf
-        try:
-            return _short_exponent(repr(float(v))) if float(v) == v else str(v)
-        except OverflowError:
-            return "1e999" if v > 0 else "-1e999"
-    return _short_exponent(repr(v)) if isinstance(v, float) else str(v)
-
-
-def _short_exponent(r: str) -> str:
-    """``1e-05`` → ``1e-5``, ``1.5e+20`` → ``1.5e20`` (the same float, as a person writes it)."""
-    if "e" not in r:
-        return r
-    mantissa, exponent = r.split("e")
-    return f"{mantissa}e{int(exponent)}"
+    """A number as Python source: ``2``, ``0.5``, ``1e-300``, ``1.7976931348623157e308`` (a finite decimal, written
+    exactly, with an exponent where Python's repr would use one, below 10⁻⁴ or from 10¹⁶), else ``(1/3)`` (a
+    fraction, parenthesised so it binds as one)."""
+    if v < 0:
+        s = fmt_number(-v)
+        return f"(-{s[1:]}" if s.startswith("(") else "-" + s
+    if isinstance(v, float):
+        v = Fraction(repr(v))
+    if isinstance(v, Fraction) and v.denominator == 1:
+        v = v.numerator
+    if isinstance(v, int) and v < 10**16:
+        return str(v)
+    dec = decimal_digits(v)
+    if dec is None:
+        return f"({v.numerator}/{v.denominator})"
+    digits, e = dec
+    if -4 <= e < 16:
+        return decimal_text(digits, e, plain=True)
+    return f"{decimal_text(digits, e, plain=False)}e{e}"
 
 
 class Printer:
@@ -214,6 +263,13 @@ class Printer:
 
     def __init__(self) -> None:
         self._memo: dict[Expr, tuple[str, int]] = {}
+        self._opened: dict[Expr, bool] = {}  # split_product's cache, for this printer's chain_of
+
+    def clear_if_large(self, limit: int = 50_000) -> None:
+        """Forget what was printed once the memo holds ``limit`` expressions (a module-level printer lives long)."""
+        if len(self._memo) > limit:
+            self._memo.clear()
+            self._opened.clear()
 
     def doprint(self, e: Expr) -> str:
         if e not in self._memo:  # children first (stopping at printed ones), so that emit never recurses deeply
@@ -261,6 +317,48 @@ class Printer:
 
     def number(self, v: Any) -> str:
         return fmt_number(v)
+
+    # -- products: the parts of split_product, with the printer's tokens --------------------------------------------
+    odot = " * "  # between elementwise factors
+
+    def _core(self, c: Core) -> tuple[str, int]:
+        if isinstance(c, Expr):
+            return self.emit(c)
+        if isinstance(c, Chain):
+            return self._chain(c), MUL
+        return self._hadamard(c), MUL
+
+    def _chain(self, c: Chain) -> str:
+        raise NotImplementedError
+
+    def _hadamard(self, h: Hadamard) -> str:
+        """A ⊙ B ⊘ C: the factors joined by :attr:`odot`, each divisor by :meth:`divided`; with no factor, what
+        :meth:`reciprocal` makes of the divisors."""
+        last = len(h.factors) - 1
+        items = [self.paren(self._chain(f)) if isinstance(f, Chain) else
+                 self.paren(self.emit(f)[0]) if self.bracketed(f, followed=i < last or bool(h.divisors)) else
+                 self.wrap(f, MUL + 1) for i, f in enumerate(h.factors)]
+        divs = list(h.divisors)
+        if not items:
+            items, divs = self.reciprocal(divs)
+        s = self.odot.join(items)
+        for b, q in divs:
+            s += self.divided(b, q)
+        return s
+
+    def reciprocal(self, divs: list[tuple[Expr, Number]]) -> tuple[list[str], list[tuple[Expr, Number]]]:
+        """The factors and divisors of a quotient with no factor: 1 / C."""
+        return ["1"], divs
+
+    def divided(self, b: Expr, q: Number) -> str:
+        """`` / C`` (`` / C**q``)."""
+        return f" / {self.wrap(b, POW + 1)}" + ("" if q == 1 else f"**{self.number(q)}")
+
+    def bracketed(self, f: Expr, followed: bool) -> bool:
+        """Whether the factor ``f`` of a product is bracketed although it binds tightly enough (``followed``: a
+        factor stands after it). Never here; the differential printer brackets dX when a factor follows it, so
+        that d(X⁻¹) = −X⁻¹ (dX) X⁻¹ is not read as −X⁻¹ d(X X⁻¹)."""
+        return False
 
     def _print_function(self, e: Expr) -> tuple[str, int]:
         """The op's own print form: a template over the printed arguments (``"trace({0})"``), or a function of

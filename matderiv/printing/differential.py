@@ -7,7 +7,7 @@ from typing import Sequence
 from ..ad import Wrt, differential, differential_symbol, resolve
 from ..core.expr import Expr
 from ..ops.base import as_expr
-from .base import ATOM, MUL, POSTFIX
+from .base import ATOM
 from .latex import LatexPrinter, latex_name
 
 __all__ = ["DifferentialLatexPrinter", "latex_differential", "latex_d"]
@@ -24,16 +24,9 @@ class DifferentialLatexPrinter(LatexPrinter):
         w = self.dsyms.get(e)
         return (rf"\mathrm{{d}}{latex_name(w.name)}", ATOM) if w is not None else super()._print_symbol(e)
 
-    def _print_transpose(self, e: Expr) -> tuple[str, int]:
-        a = e.args[0]
-        if a in self.dsyms:
-            return rf"{self.paren(self.emit(a)[0])}^{{\top}}", POSTFIX
-        return super()._print_transpose(e)
-
-    def _print_matmul(self, e: Expr) -> tuple[str, int]:
-        last = len(e.args) - 1
-        return " ".join(self.paren(self.emit(a)[0]) if a in self.dsyms and i < last else self._factor(a)
-                        for i, a in enumerate(e.args)), MUL
+    def bracketed(self, f: Expr, followed: bool) -> bool:
+        """dX in brackets where a factor follows it or it is a base ((dX)ᵀ, (dX)²): −X⁻¹ (dX) X⁻¹, not d(X X⁻¹)."""
+        return followed and f in self.dsyms
 
 
 def latex_d(e: Expr, dsyms: dict[Expr, Expr]) -> str:

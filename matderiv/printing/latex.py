@@ -7,54 +7,41 @@ from typing import Any, Sequence
 import sympy
 
 from ..core.expr import ONE, OPS, Expr, iter_nodes
-from .base import (ADD, ATOM, MUL, NEG, POSTFIX, POW, Chain, Core, Hadamard, Printer, Product, scalar_rank,
-                   split_product)
+from .base import (ADD, ATOM, MUL, NEG, POSTFIX, POW, Chain, Hadamard, Printer, Product, decimal_digits,
+                   decimal_text, scalar_rank, split_product)
 
 
 def latex_number(v: Any) -> str:
-    """A number as a paper prints it: ``2``, ``\\frac{1}{3}`` and ``-\\frac{3}{2}`` (exact rationals with small terms),
-    ``10^{-5}``, ``10^{5}`` and ``2 \\cdot 10^{-3}`` (short mantissas below 1/100 or from 10⁵ up), ``123.456`` (a
-    decimal with a large denominator), else the fraction."""
+    """A number as a paper prints it: ``2``, ``\\frac{1}{3}`` and ``-\\frac{3}{2}`` (rationals with small terms: a
+    numerator below 1000, a denominator up to 1024), ``10^{-5}``, ``10^{5}`` and ``2 \\cdot 10^{-3}`` (at most 3
+    significant digits, up to 1/100 or from 10⁵ up), ``0.1234567891234`` and ``123.456`` (other finite decimals
+    from 1/100 to 10¹⁶, as written), ``1.7976931348623157 \\cdot 10^{308}`` (beyond them), else the fraction (no
+    finite decimal: its denominator has a prime other than 2 and 5). Exact: integer arithmetic, never a float."""
     if v < 0:
         return "-" + latex_number(-v)
     if isinstance(v, float):
         v = Fraction(repr(v))
     if isinstance(v, Fraction) and v.denominator == 1:
         v = v.numerator
+    if v == 0:
+        return "0"
+    dec = decimal_digits(v)
     if isinstance(v, int):
-        sci = _scientific(v)
-        return sci if sci is not None and v >= 10**5 else str(v)
+        digits, e = dec  # type: ignore[misc]
+        return _scientific(digits, e) if e >= 5 and (len(digits) <= 3 or e >= 16) else str(v)
     p, q = v.numerator, v.denominator
-    if v < Fraction(1, 100) and _scientific(v) is not None:  # 10^{-3}, 2 \cdot 10^{-3}, 1.5 \cdot 10^{-7}
-        return _scientific(v)  # type: ignore[return-value]
-    if p == 1 and q >= 100 and _power_of_ten(q) is not None:  # 10^{-2}
-        return f"10^{{{-_power_of_ten(q)}}}"  # type: ignore[operator]
-    if q <= 1000 and p < 1000:
+    if dec is not None and len(dec[0]) <= 3 and v <= Fraction(1, 100):  # 10^{-2}, 2 \cdot 10^{-3}
+        return _scientific(*dec)
+    if dec is None or p < 1000 and q <= 1024:
         return rf"\frac{{{p}}}{{{q}}}"
-    r = repr(float(v))
-    if "e" not in r and Fraction(r) == v and len(r) <= 10:  # a decimal a float prints exactly: 123.456
-        return r
-    sci = _scientific(v)
-    return sci if sci is not None else rf"\frac{{{p}}}{{{q}}}"
+    digits, e = dec
+    return decimal_text(digits, e, plain=True) if -2 <= e < 16 else _scientific(digits, e)
 
 
-def _power_of_ten(q: int) -> int | None:
-    k = len(str(q)) - 1
-    return k if q == 10**k else None
-
-
-def _scientific(v: int | Fraction) -> str | None:
-    """``m \\cdot 10^{k}`` (``10^{k}`` when m = 1) for a number with at most 3 significant digits, else None."""
-    r = f"{float(v):.2e}"
-    try:
-        back = Fraction(r)
-    except (ValueError, OverflowError):  # pragma: no cover - beyond a float's range
-        return None
-    if back != v:
-        return None
-    mantissa, exponent = r.split("e")
-    m = mantissa.rstrip("0").rstrip(".")
-    return f"10^{{{int(exponent)}}}" if m == "1" else rf"{m} \cdot 10^{{{int(exponent)}}}"
+def _scientific(digits: str, e: int) -> str:
+    """``m \\cdot 10^{e}`` (``10^{e}`` when m = 1) for the decimal d₁.d₂⋯ · 10ᵉ."""
+    m = decimal_text(digits, e, plain=False)
+    return f"10^{{{e}}}" if m == "1" else rf"{m} \cdot 10^{{{e}}}"
 
 
 def fraction_of(v: Any) -> tuple[int, int] | None:
@@ -144,7 +131,7 @@ class LatexPrinter(Printer):
 
     # -- products ----------------------------------------------------------------------------------------------
     def _print_mul(self, e: Expr) -> tuple[str, int]:
-        return self.product(split_product(e, self.chain_of, exact=True))
+        return self.product(split_product(e, self.chain_of, exact=True, opened=self._opened))
 
     _print_matmul = _print_solve = _print_mul
 
@@ -167,7 +154,8 @@ class LatexPrinter(Printer):
             frac = fraction_of(c)
             lead = [] if frac is not None else [latex_number(c)]
             top, bottom = frac if frac is not None else (1, 1)
-            num = ([str(top)] if top != 1 else []) + self._juxtapose([t[0] for t in scalars], alone_bare=top == 1)
+            num = ([str(top)] if top != 1 else []) + self._juxtapose([t[0] for t in scalars], alone_bare=top == 1,
+                                                                     exprs=[t[1] for t in scalars])
             if not num and core is not None:  # \frac{x - a}{\left\|x - a\right\|}
                 num, core = [core[0]], None
             den = ([str(bottom)] if bottom != 1 else []) + self._juxtapose(
@@ -176,7 +164,8 @@ class LatexPrinter(Printer):
         else:
             if c != 1:
                 parts.append(latex_number(c))
-            parts += self._juxtapose([t[0] for t in scalars], last_bare=core is None)
+            parts += self._juxtapose([t[0] for t in scalars], last_bare=core is None, exprs=[t[1] for t in scalars],
+                                     followed=core is not None)
         if core is not None:
             parts.append(self.paren(core[0]) if core[1] <= ADD else core[0])
         if not parts:
@@ -189,22 +178,18 @@ class LatexPrinter(Printer):
             return (sign + s, NEG) if level > MUL else (sign + (s if level == MUL else self.paren(s)), MUL)
         return sign + _join(parts), MUL
 
-    def _juxtapose(self, items: list[tuple[str, int]], last_bare: bool = True,
-                   alone_bare: bool = False) -> list[str]:
-        """Scalar factors side by side: a sum bracketed, a product bracketed unless it stands last."""
+    def _juxtapose(self, items: list[tuple[str, int]], last_bare: bool = True, alone_bare: bool = False,
+                   exprs: Sequence[Expr | Chain] = (), followed: bool = False) -> list[str]:
+        """Scalar factors side by side: a sum bracketed, a product bracketed unless it stands last; an expression of
+        ``exprs`` (the factors printed as ``items``) also where :meth:`bracketed` says so."""
         out = []
         for i, (s, level) in enumerate(items):
             last = i == len(items) - 1
             bare = level > MUL or (level == MUL and last and last_bare) or (alone_bare and len(items) == 1)
+            if bare and i < len(exprs) and isinstance(exprs[i], Expr):
+                bare = not self.bracketed(exprs[i], followed=not last or followed)  # type: ignore[arg-type]
             out.append(s if bare else self.paren(s))
         return out
-
-    def _core(self, c: Core) -> tuple[str, int]:
-        if isinstance(c, Expr):
-            return self.emit(c)
-        if isinstance(c, Chain):
-            return self._chain(c), MUL
-        return self._hadamard(c), MUL
 
     def _chain(self, c: Chain) -> str:
         """A B C, equal neighbours as a power: X X X = X^{3}, X^{-1} X^{-1} = X^{-2}."""
@@ -222,26 +207,26 @@ class LatexPrinter(Printer):
             elif k > 1:
                 out.append(f"{self.base(f)}^{{{k}}}")
             else:
-                out.append(self._factor(f))
+                out.append(self._factor(f, followed=i + 1 < len(fs)))
             i += k
         return " ".join(out)
 
-    def _hadamard(self, h: Hadamard) -> str:
-        """A ⊙ B ⊘ C; with no factor to divide, the first divisor as a power C^{∘−1}."""
-        items = [self.paren(self._chain(f)) if isinstance(f, Chain) else self.wrap(f, MUL + 1) for f in h.factors]
-        divs = list(h.divisors)
-        if not items:
-            b, q = divs.pop(0)
-            items = [self.emit(_power(b, -q))[0]]
-        s = r" \odot ".join(items)
-        for b, q in divs:
-            s += rf" \oslash {self.wrap(b, MUL + 1) if q == 1 else self.emit(_power(b, q))[0]}"
-        return s
+    odot = r" \odot "
 
-    def _factor(self, a: Expr) -> str:
+    def reciprocal(self, divs: list[tuple[Expr, Any]]) -> tuple[list[str], list[tuple[Expr, Any]]]:
+        """With no factor to divide, the first divisor as a power C^{∘−1}."""
+        (b, q), *rest = divs
+        return [self.emit(_power(b, -q))[0]], rest
+
+    def divided(self, b: Expr, q: Any) -> str:
+        """`` ⊘ C`` (`` ⊘ C^{∘q}``)."""
+        return rf" \oslash {self.wrap(b, MUL + 1) if q == 1 else self.emit(_power(b, q))[0]}"
+
+    def _factor(self, a: Expr, followed: bool = False) -> str:
         """A factor of a matrix product; products need no parentheses: matrix products associate."""
         s, level = self.emit(a)
-        return s if level > MUL or a.op in ("matmul", "solve") else self.paren(s)
+        bare = (level > MUL or a.op in ("matmul", "solve")) and not self.bracketed(a, followed)
+        return s if bare else self.paren(s)
 
     def _print_power(self, e: Expr) -> tuple[str, int]:
         a, p = e.args[0], e.params[0]
@@ -268,7 +253,7 @@ class LatexPrinter(Printer):
         """``a`` as the base of a superscript: parenthesised when it binds looser than an atom or has a
         superscript already (no A^{T}^{T}); a norm or a function needs none (‖x‖^{2})."""
         s, p = self.emit(a)
-        return self.paren(s) if p < ATOM or _ends_with_superscript(s) else s
+        return self.paren(s) if p < ATOM or _ends_with_superscript(s) or self.bracketed(a, True) else s
 
     def _print_kron(self, e: Expr) -> tuple[str, int]:
         return " \\otimes ".join(self.wrap(a, MUL + 1) for a in e.args), MUL
@@ -382,8 +367,7 @@ def latex(e: Expr, where: bool = False) -> str:
     ``t_{1} \odot \left(1 - t_{1}\right) \quad \text{where } t_{1} = \sigma\left(W x\right)``."""
     from ..ops.base import as_expr
     e = as_expr(e, "the expression")
-    if len(_PRINTER._memo) > 50_000:
-        _PRINTER._memo.clear()
+    _PRINTER.clear_if_large()
     if where:
         from .where import name_shared
         (short,), defs = name_shared([e])

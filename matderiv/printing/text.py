@@ -5,7 +5,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..core.expr import ONE, Expr
-from .base import ADD, ATOM, MUL, NEG, POSTFIX, POW, Chain, Core, Hadamard, Printer, fmt_number, scalar_rank, split_product
+from .base import ADD, ATOM, MUL, NEG, POSTFIX, POW, Chain, Hadamard, Printer, fmt_number, scalar_rank, split_product
 
 
 class TextPrinter(Printer):
@@ -42,18 +42,18 @@ class TextPrinter(Printer):
     def _print_mul(self, e: Expr) -> tuple[str, int]:
         """c * s * core / d: numbers and scalar factors lead (``0.5 * x.T @ A @ x``), a fraction's denominator
         divides (``2 * x / 3``), and brackets stand only where Python would read the text otherwise."""
-        p = split_product(e)
+        p = split_product(e, opened=self._opened)
         c = p.coeff
         if c == 0:
             return "0", ATOM
         sign, c = ("-", -c) if c < 0 else ("", c)
-        den = [self.wrap(b, POW + 1) + ("" if q == 1 else f"**{self.number(q)}") for b, q in p.den]
+        den = [self.divided(b, q)[3:] for b, q in p.den]
         if isinstance(c, Fraction) and self.number(c).startswith("("):  # 2/3: 2 * x / 3
             den.insert(0, str(c.denominator))
             c = c.numerator
         scalars = sorted(((self._core(f), f) for f in p.scalars), key=lambda t: scalar_rank(t[1], t[0][1]))
         if isinstance(p.core, Hadamard) and not p.core.factors and (c != 1 or scalars):  # 2 / y, not 2 * 1 / y
-            den += [self.wrap(b, POW + 1) + ("" if q == 1 else f"**{self.number(q)}") for b, q in p.core.divisors]
+            den += [self.divided(b, q)[3:] for b, q in p.core.divisors]
             p.core = None
         core = self._core(p.core) if p.core is not None else None
         items = [t[0] for t in scalars] + ([core] if core is not None else [])
@@ -70,13 +70,6 @@ class TextPrinter(Printer):
         return sign + out, MUL
 
     _print_matmul = _print_mul
-
-    def _core(self, c: Core) -> tuple[str, int]:
-        if isinstance(c, Expr):
-            return self.emit(c)
-        if isinstance(c, Chain):
-            return self._chain(c), MUL
-        return self._hadamard(c), MUL
 
     def _chain(self, c: Chain) -> str:
         """A @ B @ C; a leading 𝟏ᵀ or a trailing 𝟏 is a sum along an axis: sum(X, axis=0), sum(X, axis=1)."""
@@ -97,14 +90,6 @@ class TextPrinter(Printer):
         if len(fs) == 1 and isinstance(fs[0], Expr) and fs[0].op == "transpose":  # sum(G.T, axis=1) = sum(G, axis=0).T
             return f"sum({self.emit(fs[0].args[0])[0]}, axis={1 - axis}).T"
         return f"sum({body}, axis={axis})"
-
-    def _hadamard(self, h: Hadamard) -> str:
-        """A * B / C elementwise."""
-        items = [self.paren(self._chain(f)) if isinstance(f, Chain) else self.wrap(f, MUL + 1) for f in h.factors]
-        s = " * ".join(items) if items else "1"
-        for b, q in h.divisors:
-            s += f" / {self.wrap(b, POW + 1)}" + ("" if q == 1 else f"**{self.number(q)}")
-        return s
 
     def _print_power(self, e: Expr) -> tuple[str, int]:
         p = e.params[0]
@@ -129,8 +114,7 @@ _PRINTER = TextPrinter()
 
 def text(e: Expr) -> str:
     """The one-line numpy-style text of ``e``."""
-    if len(_PRINTER._memo) > 50_000:
-        _PRINTER._memo.clear()
+    _PRINTER.clear_if_large()
     return _PRINTER.doprint(e)
 
 

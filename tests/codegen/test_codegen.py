@@ -17,7 +17,6 @@ import pytest
 import sympy
 
 import matderiv as md
-from matderiv.codegen.numpy import NumPyPrinter
 from matderiv.core.expr import Expr, iter_nodes
 from conftest import reference
 from matderiv.ops import blockdot, blocksum
@@ -260,23 +259,20 @@ def test_args_by_name_and_unused_args() -> None:
 
 
 # ---- the form of the generated source --------------------------------------------------------------------------------
-class _NumPyOnly(NumPyPrinter):
-    lu_module = None  # no scipy.linalg: each solve factorises on its own
-
-
-@pytest.mark.parametrize("printer", [NumPyPrinter, _NumPyOnly], ids=["default", "numpy-only"])
-def test_source_is_a_standalone_function_importing_only_numpy(printer: type[NumPyPrinter]) -> None:
-    """Standalone: it imports numpy, and scipy.linalg (where installed) only for a matrix that several solves
-    share — here A, for A⁻¹u and A⁻ᵀa — which is then LU-factorised once; with ``lu_module = None`` numpy alone."""
+@pytest.mark.parametrize("lu", ["numpy", "scipy"], ids=["default", "lu=scipy"])
+def test_source_is_a_standalone_function_importing_only_numpy(lu: str) -> None:
+    """Standalone: by default it imports numpy alone (whatever is installed; here scipy is) and solves A⁻¹u and
+    A⁻ᵀa with one np.linalg.solve each (one per orientation); with ``lu="scipy"`` it imports scipy.linalg too
+    and LU-factorises A once for both."""
     src = md.numpy_code([md.grad(md.logdet(P) + a.T @ md.inv(A) @ u, A), md.softmax(a)], [A, P, a, u], name="grad",
-                        printer=printer)
+                        **({} if lu == "numpy" else {"lu": lu}))
     tree = ast.parse(src)
     imports = [alias.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
                for alias in node.names]
-    if printer.can_factorise():
+    if lu == "scipy":
         assert imports == ["numpy", "scipy.linalg"] and src.count("lu_factor(") == 1 and "np.linalg.solve" not in src
     else:
-        assert imports == ["numpy"] and src.count("np.linalg.solve(") == 2
+        assert imports == ["numpy"] and src.count("np.linalg.solve(") == 2 and "scipy" not in src
     assert src.startswith("import numpy as np\n")
     assert [f.name for f in tree.body if isinstance(f, ast.FunctionDef)] == ["grad"]
     script = textwrap.dedent("""

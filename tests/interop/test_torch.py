@@ -157,3 +157,40 @@ def test_from_torch_errors_name_the_layer() -> None:
             return 2 * self.net(x)
     with pytest.raises(md.ArgumentError, match="forward does more than run its Sequential"):
         md.from_torch(Twice(), ("n", 3))
+
+
+# ---- review fixes (issue 9): nested Sequentials, non-determinism, float32 gradients -------------------------------
+def test_from_torch_flattens_nested_sequentials_with_torchs_parameter_names() -> None:
+    torch.manual_seed(3)
+    seq = nn.Sequential(nn.Sequential(nn.Linear(4, 5), nn.Tanh()), nn.Sequential(nn.Linear(5, 2)), nn.Sigmoid())
+    seq = seq.double()
+    F, syms = md.from_torch(seq, (6, 4))
+    assert list(syms) == ["input", "0.0.weight", "0.0.bias", "1.0.weight", "1.0.bias"]
+    assert [n for n, _ in seq.named_parameters()] == list(syms)[1:]
+    assert syms["0.0.weight"].name == "W0_0"
+    x = torch.randn(6, 4, dtype=torch.double)
+    values = {syms["input"]: x.numpy(), **md.torch_parameters(seq, syms)}
+    ours = md.lambdify(list(values), F)(*values.values())
+    theirs = seq(x).detach().numpy()  # torch's own forward is the reference
+    assert np.allclose(np.reshape(ours, theirs.shape), theirs, rtol=1e-12, atol=1e-12)
+
+
+def test_dropout_in_training_mode_is_inconclusive_and_eval_mode_is_checked() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(5, 4), nn.Dropout(0.5), nn.Linear(4, 1)).double()
+    x = torch.randn(3, 5, dtype=torch.double, requires_grad=True)
+    r = md.gradcheck(net, (x,))
+    assert not r and r.inconclusive and "not deterministic" in str(r) and "module.eval()" in str(r)
+    assert str(r).startswith("INCONCLUSIVE")
+    assert md.gradcheck(net.eval(), (x,))
+
+
+def test_a_float32_gradient_gets_a_consistent_verdict_and_a_hint() -> None:
+    X = _spd_point(6)
+    g32 = lambda X: torch.linalg.inv(X.float()).T  # noqa: E731  right, in float32
+    verdicts = [bool(md.gradcheck(torch.logdet, (X,), grad=g32, rng=k)) for k in range(5)]
+    assert verdicts == [True] * 5
+    r = md.gradcheck(torch.logdet, (X,), grad=g32)
+    assert "the gradient is float32: at best ~7 digits" in str(r)
+    bad = lambda X: torch.linalg.inv(X.float()).T * 1.01  # noqa: E731  1 % off
+    assert not md.gradcheck(torch.logdet, (X,), grad=bad)

@@ -1,5 +1,6 @@
 """Kinds inferred from use (issue 8, item 5): a Greek name — a scalar by default — is a vector where its use says so
-(transposed; added to or subtracted from a vector; the one fix of a shape conflict), the command's shapes line says
+(transposed; a row times it; added to or subtracted from a vector in a sum used as a vector — normed, transposed or
+a factor of a product; the one fix of a shape conflict), the command's shapes line says
 where a default or a use decided a kind, and errors a default may have caused name the undeclared kinds.
 
 Derivatives of the inferred expressions are compared with hand-derived gradients (Matrix Cookbook) in numpy."""
@@ -46,12 +47,18 @@ def test_norm_of_x_minus_mu_makes_mu_a_vector() -> None:
 
 @pytest.mark.parametrize("text,vectors", [
     ("theta'*x", {"theta"}),
+    ("x'*theta", {"theta"}),                                      # a row times it: the inner product xᵀθ
+    ("x'*A*theta", {"theta"}),
+    ("x'*theta*2 + 1", {"theta"}),                                # then scaled: still the row times theta
+    ("x'*theta*lambda", {"theta"}),                               # the first product read decides
     ("(x-mu)'*inv(Sigma)*(x-mu)", {"mu"}),
     ("-0.5*(x-mu)'*inv(Sigma)*(x-mu) - 0.5*logdet(Sigma)", {"mu"}),
-    ("mu - x", {"mu"}),
-    ("x + 2*mu", {"mu"}),
-    ("x - mu/2", {"mu"}),
-    ("x + -mu", {"mu"}),
+    ("norm2(mu - x)", {"mu"}),                                    # the sum normed
+    ("norm2(x - (mu + nu))^2", {"mu", "nu"}),                     # every Greek term of the normed sum
+    ("a'*(x + 2*mu)", {"mu"}),                                    # the sum a factor of a product
+    ("(x - mu/2)'*y", {"mu"}),                                    # the sum transposed
+    ("norm2(x + -mu)", {"mu"}),
+    ("norm2(A*(x - mu))", {"mu"}),
     ("norm2(y - X*beta)^2", {"beta"}),                            # the one kind that fits
     ("norm2(X*beta - y)^2 + lambda*norm2(beta)^2", {"beta"}),     # ridge: lambda stays the scalar
     ("sum(log(sigmoid(y .* (X*theta))))", {"theta"}),
@@ -60,7 +67,7 @@ def test_norm_of_x_minus_mu_makes_mu_a_vector() -> None:
 ])
 def test_greek_vectors_inferred(text: str, vectors: set[str]) -> None:
     e, kinds = parse_kinds(text)
-    assert e.is_scalar or text in ("mu - x", "x + 2*mu", "x - mu/2", "x + -mu")
+    assert e.is_scalar
     inferred = {n for n, k in kinds.items() if k.source == "inferred"}
     assert inferred == vectors
     for n in vectors:
@@ -79,7 +86,20 @@ def test_greek_vectors_inferred(text: str, vectors: set[str]) -> None:
     ("x'*x + mu", {"mu"}),                       # added to a scalar
     ("alpha - beta", {"alpha", "beta"}),
     ("x .* gamma", {"gamma"}),                   # elementwise scaling keeps the default
-    ("x'*theta", {"theta"}),                     # a row scaled: valid, so the default stands (the shapes line says so)
+    # a scalar offset of a vector (review D): in elementwise functions, elementwise products, sums of entries
+    ("sum(log(x + epsilon))", {"epsilon"}),
+    ("sum(exp(x - alpha))", {"alpha"}),
+    ("x - mu", {"mu"}),
+    ("mu - x", {"mu"}),
+    ("exp(x - alpha) .* y", {"alpha"}),
+    ("sum((x - mu).^2)", {"mu"}),
+    ("norm2((x - mu) .* y)", {"mu"}),            # the normed vector is the product, not the sum
+    ("(X - mu)'", {"mu"}),                       # a matrix's offset, transposed
+    ("(x - mu)*sigma", {"mu", "sigma"}),         # scaled, not a product with a vector or a matrix
+    ("norm1(x - mu)", {"mu"}),                   # Σ|xᵢ − μ|: only norm2's argument is read as a vector
+    ("theta*x'", {"theta"}),                     # a row scaled from the left
+    ("x'*lambda*y", {"lambda"}),                 # λxᵀy: the row times lambda is multiplied on by a vector
+    ("x'*theta*A", {"theta"}),                   # … or by a matrix
 ])
 def test_greek_scalars_kept(text: str, scalars: set[str]) -> None:
     e, kinds = parse_kinds(text)
@@ -132,10 +152,15 @@ def test_shape_errors_name_defaulted_kinds() -> None:
 
 
 def test_roundtrip_keeps_a_scalar_mu_scalar() -> None:
-    """to_text declares a Greek scalar where use would otherwise make it a vector."""
+    """to_text declares a Greek scalar where use would otherwise make it a vector, and a Greek vector where the
+    default would stand."""
     x, mu = md.vector("x", "n"), md.scalar("mu")
-    for e in (x - mu, md.norm2(x - mu) ** 2, mu * x + x):
+    for e in (x - mu, md.norm2(x - mu) ** 2, mu * x + x, x.T @ (x - mu)):
         assert md.parse(md.to_text(e)) == e
+    m, y = md.vector("mu", "n"), md.vector("y", "m")
+    for e in (x - m, md.norm2(x - m) ** 2, md.sum(md.exp(x - m)), x.T @ m * y):
+        assert md.parse(md.to_text(e)) == e
+    assert md.to_text(x - m) == "x - mu where mu: vector"
 
 
 # ---- the command --------------------------------------------------------------------------------------------------
@@ -164,7 +189,8 @@ def test_shapes_line_of_the_issue_examples(capsys: pytest.CaptureFixture[str]) -
     assert shapes_of(out) == "alpha: n×1 (a vector: transposed in `alpha'`), K: n×n"
     assert "dfdalpha" in out.replace("/", "") or "df/dalpha" in out
     rc, out, _ = run(capsys, "grad", "norm2(x-mu)^2", "--wrt", "mu", "--format", "text")
-    assert rc == 0 and out.strip() == "-2*(x - mu)"
+    assert rc == 0 and out.strip() == "-2*(x - mu) where mu: vector"  # as text that parses back: x - mu alone is
+    #                                                                   the scalar offset
     rc, out, _ = run(capsys, "grad", "x'*x + mu", "--no-check")
     assert "mu: 1×1 (scalar, the default for Greek names; write `where mu: vector` to change it)" in shapes_of(out)
     rc, out, _ = run(capsys, "grad", "norm2(x-mu)^2", "--where", "mu: scalar", "--no-check")
@@ -190,3 +216,131 @@ def test_matrixcalculus_org_examples_keep_their_kinds(text: str) -> None:
     assert all(k.source == "default" for k in kinds.values())
     assert all(k.kind == ("scalar" if n == "lambda" else "matrix" if n[0].isupper() else "vector")
                for n, k in kinds.items())
+
+
+# ---- the failing operation's text is a typed attribute of ShapeError (review finding G) ----------------------------
+def test_shape_error_span_is_a_declared_attribute() -> None:
+    """ShapeError declares ``span`` (None unless the text language located the error); md.parse sets it to the text
+    of the failing operation, and the message is the one the language always gave."""
+    assert md.ShapeError("plain").span is None
+    assert "span" in md.ShapeError.__annotations__
+    with pytest.raises(md.ShapeError) as info:
+        md.parse("a'*b + x*y")
+    assert info.value.span == "x*y"
+    assert str(info.value).startswith("cannot multiply 'x' (m×1) @ 'y' (k×1): 1 ≠ k (for two vectors,")
+
+
+# ---- the kinds tail only where a kind may be the cause (review finding I) ------------------------------------------
+@pytest.mark.parametrize("text,message", [
+    ("X^1000", "the matrix power 1000 is too large (at most 100) (column 2)"),
+    ("X^2.5", "'^' of the matrix 'X' (n×m) needs a whole-number exponent (a matrix power); use '.^' for the "
+              "elementwise power (column 2)"),
+    ("sum(softmax(X,2))", "softmax: axis must be 0 or 1, got 2 (column 5)"),
+    ("sum(X, 3)", "sum: axis must be 0 or 1, got 3 (column 1)"),
+])
+def test_errors_no_kind_causes_have_no_kinds_tail(text: str, message: str) -> None:
+    with pytest.raises(md.ShapeError) as info:
+        md.parse(text)
+    assert str(info.value).splitlines()[0] == message
+
+
+@pytest.mark.parametrize("text,tail", [
+    ("softmax(X)", "X matrix (upper-case names)"),                  # X declared a vector would fit
+    ("x^2", "x vector (lower-case names)"),                          # x a scalar would fit
+    ("x/y", "x vector (lower-case names), y vector (lower-case names)"),
+    ("sum(x, 1)", "x vector (lower-case names)"),                    # a vector has one axis: a matrix would fit
+    ("X ./ y", "X matrix (upper-case names), y vector (lower-case names)"),
+])
+def test_shape_clashes_keep_the_kinds_tail(text: str, tail: str) -> None:
+    with pytest.raises(md.ShapeError) as info:
+        md.parse(text)
+    assert f"— kinds not declared: {tail}; to change one, declare it:" in str(info.value)
+
+
+# ---- a Greek name in a sum with a vector: a vector only where the sum is used as a vector (review D) ----------------
+def grad_at(text: str, wrt: str, **values: np.ndarray) -> np.ndarray:
+    """md.grad of the parsed text with respect to ``wrt``, evaluated in float64 at ``values`` (by name)."""
+    e = md.parse(text)
+    syms = sorted(e.free_symbols, key=lambda s: s.name)
+    f = md.lambdify(syms, md.grad(e, wrt))
+    return np.asarray(f(*(values[s.name] for s in syms)), dtype=float)
+
+
+def test_scalar_offsets_stay_scalars() -> None:
+    """The broadcast idiom keeps its meaning: d/dε Σ log(x + ε) = Σ 1/(x + ε), d/dα Σ exp(x − α) = −Σ exp(x − α)
+    (scalars: one number each)."""
+    x = RNG.uniform(1, 2, N)
+    eps, alpha = np.array(0.3), np.array(0.7)
+    g = grad_at("sum(log(x + epsilon))", "epsilon", x=x, epsilon=eps)
+    np.testing.assert_allclose(g, np.sum(1 / (x + eps)), rtol=1e-12)
+    g = grad_at("sum(exp(x - alpha))", "alpha", x=x, alpha=alpha)
+    np.testing.assert_allclose(g, -np.sum(np.exp(x - alpha)), rtol=1e-12)
+    rc_shape = md.parse("x - mu").shape
+    assert rc_shape == md.vector("x", "n").shape  # x − μ1, a vector of x's length
+
+
+def test_normed_sum_of_two_greek_names() -> None:
+    """norm2(x − (μ + ν))²: both are vectors; d/dμ = d/dν = −2(x − μ − ν)."""
+    x, mu, nu = (RNG.standard_normal(N) for _ in range(3))
+    for wrt in ("mu", "nu"):
+        g = grad_at("norm2(x - (mu + nu))^2", wrt, x=x, mu=mu, nu=nu)
+        np.testing.assert_allclose(g, -2 * (x - mu - nu), rtol=1e-12)
+    _, kinds = parse_kinds("norm2(x - (mu + nu))^2")
+    assert kinds["nu"].why == "subtracted from a vector in the norm `norm2(x - (mu + nu))`"
+
+
+def test_mahalanobis_mu_gradient() -> None:
+    """d/dμ (x − μ)ᵀ Σ⁻¹ (x − μ) = −(Σ⁻¹ + Σ⁻ᵀ)(x − μ) (Cookbook eq. 86 with the chain rule)."""
+    x, mu = RNG.standard_normal(N), RNG.standard_normal(N)
+    S = RNG.standard_normal((N, N)) + N * np.eye(N)
+    g = grad_at("(x-mu)'*inv(Sigma)*(x-mu)", "mu", x=x, mu=mu, Sigma=S)
+    Si = np.linalg.inv(S)
+    np.testing.assert_allclose(g, -(Si + Si.T) @ (x - mu), rtol=1e-10)
+    _, kinds = parse_kinds("(x-mu)'*inv(Sigma)*(x-mu)")
+    assert kinds["mu"].why == "subtracted from a vector in the transpose `(x-mu)'`"
+
+
+def test_a_factor_of_a_product() -> None:
+    """d/dμ aᵀ(x + 2μ) = 2a: μ a vector because the sum is a factor of a product."""
+    a, x, mu = (RNG.standard_normal(N) for _ in range(3))
+    np.testing.assert_allclose(grad_at("a'*(x + 2*mu)", "mu", a=a, x=x, mu=mu), 2 * a, rtol=1e-12)
+    _, kinds = parse_kinds("a'*(x + 2*mu)")
+    assert kinds["mu"].why == "added to a vector in the product `a'*(x + 2*mu)`"
+
+
+# ---- a row times a Greek name (review J) ---------------------------------------------------------------------------
+def test_a_row_times_a_greek_name() -> None:
+    """x'*theta is xᵀθ, as theta'*x is θᵀx: d/dθ = x; x'*A*theta: d/dθ = Aᵀx (Cookbook eq. 70)."""
+    x, theta = RNG.standard_normal(N), RNG.standard_normal(N)
+    A = RNG.standard_normal((N, N))
+    np.testing.assert_allclose(grad_at("x'*theta", "theta", x=x, theta=theta), x, rtol=1e-12)
+    np.testing.assert_allclose(grad_at("x'*A*theta", "theta", x=x, A=A, theta=theta), A.T @ x, rtol=1e-12)
+    _, kinds = parse_kinds("x'*theta")
+    assert kinds["theta"].note("theta") == "a vector: a row times it in `x'*theta`"
+
+
+def test_a_row_times_a_scalar_multiplied_on_stays_scalar() -> None:
+    """x'*lambda*y is λxᵀy (lambda scales a row that then multiplies y): d/dλ = xᵀy."""
+    x, y = RNG.standard_normal(N), RNG.standard_normal(N)
+    g = grad_at("x'*lambda*y", "lambda", x=x, y=y, **{"lambda": np.array(0.4)})
+    np.testing.assert_allclose(g, x @ y, rtol=1e-12)
+
+
+# ---- docs/language.md's kinds section runs as shown (review H) -----------------------------------------------------
+def test_language_doc_kinds_examples_run() -> None:
+    """The python blocks of "Kinds inferred from use" in docs/language.md run and print what they show (doctest),
+    and the section says that md.parse itself is silent about inferred kinds."""
+    import doctest
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "language.md").read_text(encoding="utf-8")
+    section = text[text.index("### Kinds inferred from use"):text.index("## Inference of dimensions")]
+    assert "`md.parse` returns the expression only and says nothing about the kinds it inferred" in section
+    blocks = re.findall(r"^```python\n(.*?)^```", section, flags=re.M | re.S)
+    assert blocks and "md.lang.parse_kinds(" in blocks[0]
+    test = doctest.DocTestParser().get_doctest("\n".join(blocks), {}, "kinds", "docs/language.md", 0)
+    report: list[str] = []
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    runner.run(test, out=report.append)
+    assert runner.failures == 0 and runner.tries >= 7, "".join(report)

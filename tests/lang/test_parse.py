@@ -6,6 +6,8 @@ The round trip md.parse(md.to_text(e)) == e is a hypothesis property over random
 """
 from __future__ import annotations
 
+from fractions import Fraction
+
 from typing import Any, Callable
 
 import numpy as np
@@ -333,6 +335,18 @@ def test_errors_on_a_later_line_name_the_line() -> None:
     assert "line 2" in str(info.value) and info.value.column == 8  # type: ignore[attr-defined]
 
 
+def test_language_doc_shows_the_errors_the_command_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/language.md's examples of errors a default may have caused are what ``matderiv grad`` prints."""
+    from pathlib import Path
+
+    from matderiv.app.cli import main
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "language.md").read_text()
+    for text in ("x*y", "alpha*K"):
+        assert main(["grad", text]) == 2
+        err = capsys.readouterr().err.rstrip("\n")
+        assert f'$ matderiv grad "{text}"\n{err}\n' in doc, err
+
+
 def test_keyword_arguments_are_checked() -> None:
     with pytest.raises(md.ArgumentError, match="does not use"):
         md.parse("x", y="vector")
@@ -431,6 +445,11 @@ def test_to_text_prints_the_language() -> None:
     lambda n, m: md.add(md.vector("x", n), md.mul(-1, md.vector("y", n), md.vector("z", n))),
     lambda n, m: md.add(md.vector("x", n), md.mul(-1, md.matrix("A", n, n) @ md.vector("z", n))),
     lambda n, m: md.mul(-1, md.matrix("A", n, n) @ md.vector("z", n), md.vector("x", n)),
+    # numbers: beyond a float (an exact integer), more digits than a float holds (a fraction), a float's repr
+    lambda n, m: md.mul(10**600, md.vector("x", n)) + md.mul(-3 * 10**400, md.vector("y", n)),
+    lambda n, m: md.mul(Fraction(12345678901234567891, 10**20), md.vector("x", n)),
+    lambda n, m: md.mul(1.7976931348623157e308, md.vector("x", n)) + md.mul(5e-324, md.vector("y", n)),
+    lambda n, m: md.mul(0.1234567891234, md.vector("x", n)) - md.mul(1 / 3.0, md.vector("y", n)),
 ])
 def test_to_text_round_trips_targeted_expressions(build: Callable[[Any, Any], Expr]) -> None:
     roundtrip(build(as_dim("n"), as_dim("m")))

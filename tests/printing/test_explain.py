@@ -35,6 +35,46 @@ def test_latex_differential_in_magnus_neudecker_style() -> None:
         r"\mathrm{d}\left(X^{\top} A X\right) = X^{\top} A \mathrm{d}X + \left(\mathrm{d}X\right)^{\top} A X"
 
 
+DIFFERENTIALS = [  # issue 8 review: the product printing of md.latex (scalars lead, powers), dX bracketed
+    (0.5 * x.T @ A @ x, x,
+     r"\mathrm{d}\left(\frac{1}{2} x^{\top} A x\right) = \frac{1}{2} x^{\top} \left(A + A^{\top}\right) \mathrm{d}x"),
+    (md.trace(X @ X @ X), X,
+     r"\mathrm{d}\,\operatorname{tr}\left(X^{3}\right) = 3 \operatorname{tr}\left(X^{2} \mathrm{d}X\right)"),
+    (x.T @ (2 * A) @ x, A, r"\mathrm{d}\left(2 x^{\top} A x\right) = 2 x^{\top} \left(\mathrm{d}A\right) x"),
+    (md.inv(X), X, r"\mathrm{d}\left(X^{-1}\right) = -X^{-1} \left(\mathrm{d}X\right) X^{-1}"),  # Magnus–Neudecker
+    (md.det(X), X,
+     r"\mathrm{d}\,\det\left(X\right) = \det\left(X\right) \operatorname{tr}\left(X^{-1} \mathrm{d}X\right)"),
+    (x.T @ A @ x, x, r"\mathrm{d}\left(x^{\top} A x\right) = x^{\top} \left(A + A^{\top}\right) \mathrm{d}x"),
+    (md.inv(X.T), X,
+     r"\mathrm{d}\left(X^{-\top}\right) = -X^{-\top} \left(\mathrm{d}X\right)^{\top} X^{-\top}"),
+    (md.scalar("s") * x, "s", r"\mathrm{d}\left(s x\right) = \left(\mathrm{d}s\right) x"),
+    (x * b, x, r"\mathrm{d}\left(x \odot b\right) = b \odot \mathrm{d}x"),
+]
+
+
+@pytest.mark.parametrize("f,w,tex", DIFFERENTIALS, ids=[t.split(" = ")[0] for _, _, t in DIFFERENTIALS])
+def test_latex_differential_prints_products_as_latex_does(f: md.Expr, w: object, tex: str) -> None:
+    assert md.latex_differential(f, w) == tex
+
+
+def test_a_differential_followed_by_a_factor_is_bracketed() -> None:
+    from matderiv.printing.differential import latex_d
+    dx, dX = md.vector("dx", "n"), md.matrix("dX", "n", "n")
+    d = {dx: x, dX: X}
+    assert latex_d(md.mul(dx, b), d) == r"\left(\mathrm{d}x\right) \odot b"
+    assert latex_d(md.matmul(dX, dX), d) == r"\left(\mathrm{d}X\right)^{2}"  # not d(X²)
+    assert latex_d(md.matmul(X, dX, X, dX), d) == \
+        r"X \left(\mathrm{d}X\right) X \mathrm{d}X"
+
+
+def test_explain_prints_products_as_latex_does() -> None:
+    lines = md.explain(md.trace(X @ X @ X), X).latex().splitlines()
+    assert lines[1] == (r"1. & \mathrm{d}\left(X^{3}\right) = X^{2} \mathrm{d}X + X \left(\mathrm{d}X\right) X + "
+                        r"\left(\mathrm{d}X\right) X^{2} & \text{Product rule (C 37, Giles \S 2.2)} \\")
+    assert lines[-2] == (r"6. & \frac{\partial f}{\partial X} = 3 \left(X^{\top}\right)^{2} & "
+                         r"\text{read off the gradient (Magnus \& Neudecker)}")
+
+
 def test_every_jvp_rule_is_stated_with_a_name() -> None:
     """md.explain prints each op's rule from its JVP's docstring "Name: statement (reference).": every op has one."""
     for op, spec in OPS.items():
@@ -112,6 +152,7 @@ def test_katex_renders_explanations_and_differentials() -> None:
     xs = [md.explain(f, w).latex() for f, w in CASES]
     xs += [md.latex_differential(f, w) for f, w in CASES]
     xs += [md.latex_differential(F, X) for F in (md.inv(X), md.cholesky(X), md.softmax(X, axis=1), X @ X)]
+    xs += [t for _, _, t in DIFFERENTIALS]
     assert katex_errors(xs) == []
 
 

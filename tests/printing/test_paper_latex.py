@@ -386,6 +386,13 @@ NUMBERS = [
     (2e-3, r"2 \cdot 10^{-3}"), (1.5e-7, r"1.5 \cdot 10^{-7}"), (1e-300, "10^{-300}"), (100000, "10^{5}"),
     (1500000, r"1.5 \cdot 10^{6}"), (12345678, "12345678"), (1000, "1000"), (123.456, "123.456"),
     (Fraction(3, 1024), r"\frac{3}{1024}"),
+    # a float that is no short decimal prints as its shortest repr, never as a fraction of huge terms
+    (0.1234567891234, "0.1234567891234"), (1 / 3.0, "0.3333333333333333"), (1.001, "1.001"),
+    (0.0012345, r"1.2345 \cdot 10^{-3}"), (5e-324, r"5 \cdot 10^{-324}"),
+    (1.7976931348623157e308, r"1.7976931348623157 \cdot 10^{308}"), (-2.2250738585072014e-308,
+                                                                     r"-2.2250738585072014 \cdot 10^{-308}"),
+    (10**600, "10^{600}"), (3 * 10**600, r"3 \cdot 10^{600}"), (Fraction(1, 10**400), "10^{-400}"),
+    (Fraction(1, 3001), r"\frac{1}{3001}"), (Fraction(2000, 3), r"\frac{2000}{3}"),  # no finite decimal
 ]
 
 
@@ -394,6 +401,40 @@ def test_numbers(v: Any, tex: str) -> None:
     q = md.const(v).params[0]
     assert latex_number(q) == tex
     assert Fraction(q) == Fraction(repr(v)) if isinstance(v, float) else Fraction(v)
+
+
+def test_numbers_beyond_a_float_print_exactly() -> None:
+    """Issue 8 review: 1e300·1e300 is the exact 10⁶⁰⁰ (no float, no OverflowError), in LaTeX, str and the command."""
+    xv = md.vector("x", "n")
+    e = md.parse("x*1e300*1e300")
+    assert [a.params[0] for a in e.args[1:]] == [10**300, 10**300]
+    assert md.latex(e) == "10^{600} x" and str(e) == "1e600 * x"
+    assert md.latex(md.parse("0.1234567891234*x")) == "0.1234567891234 x"
+    assert md.latex(md.const(1 / 3.0) * xv) == "0.3333333333333333 x"
+    assert md.latex(md.parse("(1/3.0)*x")) == r"\frac{1}{3} x"  # the language's 1/3.0 is the exact third
+    assert str(md.const(1.7976931348623157e308) * xv) == "1.7976931348623157e308 * x"
+    assert str(md.const(5e-324) * xv) == "5e-324 * x" and str(md.const(Fraction(-1, 3)) * xv) == "-x / 3"
+
+
+def test_the_command_prints_numbers_beyond_a_float(capsys: pytest.CaptureFixture[str]) -> None:
+    from matderiv.app.cli import main
+    assert main(["grad", "1e300*1e300*x'*x", "--no-check"]) == 0
+    out = capsys.readouterr().out
+    assert r"= 2 \cdot 10^{600} x" in out and "return 2e600 * x" in out
+    assert "input   1e300*1e300*x'*x" in out
+    assert f"df/dx   {2 * 10**600}*x" in out  # the text language writes what it reads back: an exact integer
+
+
+def test_equal_scalar_factors_are_a_power() -> None:
+    """Issue 8 review F: s/(t t) = s/t², s s x = s² x, t t² = t³, (xᵀx)(xᵀx) = (xᵀx)² (scalars commute)."""
+    sv, tv, uv, xv = md.scalar("s"), md.scalar("t"), md.scalar("u"), md.vector("x", "n")
+    assert md.latex(sv / (tv * tv)) == r"\frac{s}{t^{2}}" and str(sv / (tv * tv)) == "s / t**2"
+    assert md.latex(sv / tv / tv) == r"\frac{s}{t^{2}}" and md.latex(sv / (tv * uv)) == r"\frac{s}{t u}"
+    assert md.latex(sv * sv * xv) == "s^{2} x" and str(sv * sv * xv) == "s**2 * x"
+    assert md.latex(sv * tv ** 2 * tv) == "s t^{3}"
+    assert md.latex((xv.T @ xv) * (xv.T @ xv) * xv) == r"\left(x^{\top} x\right)^{2} x"
+    assert md.latex_differential(sv * sv * xv, "s") == \
+        r"\mathrm{d}\left(s^{2} x\right) = 2 \left(\mathrm{d}s\right) s x"
 
 
 # ---- the rules, on every printed string --------------------------------------------------------------------------
@@ -586,6 +627,7 @@ def test_printed_text_and_the_latex_decomposition_keep_the_value(k: int) -> None
 def test_every_pinned_formula_renders_in_katex_strict() -> None:
     strings = [t for r in PINNED for t in r[3:]] + [t for _, _, t in EXAMPLES]
     strings += [md.latex(e) for e in CASES[:100]]
+    strings += [t for _, t in NUMBERS]
     strings += [md.latex_equation(*derive(r[0], r[1], r[2])[:1], r[1], seed=parse_with_seed(r[0], r[2])[1])
                 for r in PINNED if r[2]]
     assert katex_errors(strings) == []

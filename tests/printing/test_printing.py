@@ -149,3 +149,23 @@ def test_latex_never_stacks_superscripts_or_juxtaposes_numbers() -> None:
     assert md.latex(sv * (-1)) == "-s"  # numbers lead a product
     assert md.latex(md.const(3) * md.const(2) * sv) == "6 s"
     assert md.latex(A @ (-(A * A.T))) == r"-A \left(A \odot A^{\top}\right)"  # the sign leads
+
+
+def test_text_and_latex_share_the_product_parts() -> None:
+    """Issue 8 review D: ⊙-products and product cores are printed by one method with each printer's tokens, and the
+    cache of which nested products open belongs to a printer (cleared with its memo), not to the module."""
+    from matderiv.printing import base
+    from matderiv.printing.latex import LatexPrinter
+    from matderiv.printing.text import TextPrinter
+    for name in ("_core", "_hadamard"):
+        assert getattr(TextPrinter, name) is getattr(base.Printer, name) is getattr(LatexPrinter, name)
+    assert not [k for k, v in vars(base).items() if isinstance(v, dict) and k.startswith("_") and k[1] != "_"]
+    xv, yv, zv = md.vector("x", 3), md.vector("y", 3), md.vector("z", 3)
+    e = md.matrix("A", 3, 3) @ md.mul(xv, yv, md.power(zv, -1))
+    for printer, want in ((TextPrinter(), "A @ (x * y / z)"), (LatexPrinter(), r"A \left(x \odot y \oslash z\right)")):
+        assert printer.doprint(e) == want
+        assert printer._opened and printer._memo
+        printer.clear_if_large(0)
+        assert not printer._opened and not printer._memo
+    assert str(md.power(zv, -1) * md.power(yv, -2)) == "1 / z / y**2"
+    assert md.latex(md.power(zv, -1) * md.power(yv, -2)) == r"z^{\circ -1} \oslash y^{\circ 2}"
