@@ -3,7 +3,7 @@ differentials dF in a symbol dX, and Hessian-vector products (forward over rever
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Mapping, Sequence, Union
+from typing import Callable, Mapping, Sequence, Union
 
 from .core.errors import ArgumentError, DerivativeError, ShapeError
 from .core.expr import OPS, Expr, describe, fmt_shape, iter_nodes
@@ -58,9 +58,12 @@ def vjp_raw(f: Expr, wrt: Sequence[Expr], seed: Expr) -> list[Expr]:
     return out
 
 
-def jvp_raw(f: Expr, tangents: dict[Expr, Expr]) -> Expr:
+def jvp_raw(f: Expr, tangents: dict[Expr, Expr],
+            visit: Callable[[Expr, Expr], Expr] | None = None) -> Expr:
     """Unsimplified directional derivative df[V] by one forward sweep, children first, each op's JVP rule giving a
-    node's tangent from its arguments' (a symbol's tangent is ``tangents[symbol]``, absent ones are zero)."""
+    node's tangent from its arguments' (a symbol's tangent is ``tangents[symbol]``, absent ones are zero).
+    ``visit(node, tangent)``, when given, is called for every non-symbol node with a nonzero tangent, children
+    first, and returns the tangent to carry on with (``md.explain`` records each rule there and simplifies)."""
     order = iter_nodes([f])
     tan: dict[Expr, Expr | None] = {}
     for n in order:
@@ -76,7 +79,8 @@ def jvp_raw(f: Expr, tangents: dict[Expr, Expr]) -> Expr:
             rule = OPS[n.op].jvp
             if rule is None:
                 raise DerivativeError(f"the op '{n.op}' has no forward-mode (JVP) rule: give its defop a jvp=")
-            tan[n] = rule(ts, n)
+            t = rule(ts, n)
+            tan[n] = visit(n, t) if visit is not None and t is not None else t
     return tan[f] if tan[f] is not None else zeros(*f.shape)
 
 
@@ -164,23 +168,29 @@ def _tangent(w: Expr, v: object) -> Expr:
     return t
 
 
-def _tangents(f: Expr, wrt: Wrt | Mapping[Wrt, object], v: object) -> dict[Expr, Expr]:
+def _tangents(f: Expr, wrt: Wrt | Mapping[Wrt, object], v: object, what: str = "md.jvp") -> dict[Expr, Expr]:
     if isinstance(wrt, Mapping):
         if v is not None:
-            raise ArgumentError("md.jvp(F, {X: V, ...}) takes the directions in the dict; give no third argument")
+            raise ArgumentError(f"{what}(F, {{X: V, ...}}) takes the directions in the dict; give no third argument")
         pairs = list(wrt.items())
         if not pairs:
-            raise ArgumentError("md.jvp(F, {}): give at least one symbol and its direction")
+            raise ArgumentError(f"{what}(F, {{}}): give at least one symbol and its direction")
     else:
         if v is None:
-            raise ArgumentError("md.jvp(F, X, V) needs a direction V of X's shape (or a dict {X: V, ...})")
+            raise ArgumentError(f"{what}(F, X, V) needs a direction V of X's shape (or a dict {{X: V, ...}})")
         pairs = [(wrt, v)]
     out: dict[Expr, Expr] = {}
     for w, t in pairs:
         s = resolve(f, w)
         if s in out:
-            raise ArgumentError(f"md.jvp: the symbol {s.name!r} is given twice")
+            raise ArgumentError(f"{what}: the symbol {s.name!r} is given twice")
         out[s] = _tangent(s, t)
+    for s, t in out.items():  # as a seed of md.vjp: a direction depending on a moved symbol is not a direction
+        moved = sorted(w.name for w in out if w in t.free_symbols)
+        if moved:
+            raise DerivativeError(f"the direction {t} for {s.name!r} depends on {', '.join(map(repr, moved))}: a "
+                                  f"direction is held constant (X + tV with V fixed); give a symbol or an expression "
+                                  f"free of {', '.join(map(repr, moved))}")
     return out
 
 
@@ -215,11 +225,11 @@ def differential(f: object, wrt: Wrt | Sequence[Wrt]) -> Expr:
         return simplify(jvp_raw(simplify(f), ds))
     gs = grad(f, ws)
     assert isinstance(gs, tuple)
-    terms = [_inner(g, dw) for g, dw in zip(gs, ds.values())]
+    terms = [inner_form(g, dw) for g, dw in zip(gs, ds.values())]
     return simplify(terms[0] if len(terms) == 1 else add(*terms))
 
 
-def _inner(g: Expr, dw: Expr) -> Expr:
+def inner_form(g: Expr, dw: Expr) -> Expr:
     """⟨G, dX⟩ as textbook writes it: g dx (scalars), gᵀ dx (columns), dx gᵀ (rows), tr(Gᵀ dX) (matrices; a
     rank-one G = c a bᵀ gives c aᵀ dX b by the cyclic property of the trace, C 16)."""
     from .ops import matmul, mul, trace
@@ -238,16 +248,18 @@ def _inner(g: Expr, dw: Expr) -> Expr:
     return mul(*scale, trace(matmul(inner if transposes(inner, inner) else transpose(inner), dw)))  # Gᵀ = G: no ᵀ
 
 
-def hvp(f: object, wrt: Wrt, v: object) -> Expr:
+def hvp(f: object, wrt: Wrt | Mapping[Wrt, object], v: object = None) -> Expr:
     """The Hessian-vector product ∇²f(X)[V] = d(∇f)[V] of a scalar f in closed form, X's shape: forward over
     reverse (the JVP of the gradient), which gives the textbook forms (A + Aᵀ)v for xᵀAx, 2AᵀAv for ‖Ax − b‖²,
-    p ⊙ v − p(pᵀv) for logsumexp(x) with p = softmax(x)."""
+    p ⊙ v − p(pᵀv) for logsumexp(x) with p = softmax(x). ``md.hvp(f, {X: V})`` is ``md.hvp(f, X, V)``."""
     f = as_expr(f, "the expression")
     if not f.is_scalar:
         raise DerivativeError(f"md.hvp needs a scalar, but {describe(f)} is not; for a matrix-valued expression "
                               f"take a seed: md.hvp(md.sum(U * F), X, V)")
-    w = resolve(f, wrt)
-    t = _tangent(w, v)
+    if isinstance(wrt, Mapping) and len(wrt) > 1:
+        raise ArgumentError(f"md.hvp takes one variable and its direction, got {len(wrt)}: call it once per "
+                            "variable (the Hessian blocks of several variables are md.jvp of each md.grad)")
+    ((w, t),) = _tangents(f, wrt, v, "md.hvp").items()
     g = grad(f, w)
     assert isinstance(g, Expr)
     return simplify(jvp_raw(g, {w: t}))

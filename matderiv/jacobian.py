@@ -9,6 +9,8 @@ G(U) with one rule per linear operation —
 * vec(Uᵀ) = K vec U, K the commutation matrix;
 * vec(W ⊙ U) = diag(vec W) vec U; vec(s U) = s vec U; vec(u W) = vec(W) u for a 1×1 u;
 * sum U = 𝟏ᵀ vec U, tr U = vec(I)ᵀ vec U; diag(B diag(u) C) = (B ⊙ Cᵀ) u;
+* diag M = S vec M for any other square M and vec diag(u) = Sᵀ u, S = (𝟏ᵀ ⊗ I) diag(vec I) the selection matrix
+  of the diagonal (so A diag(u) B reads (Bᵀ ⊗ A) Sᵀ); vec Φ(M) = diag(vec Φ(𝟏𝟏ᵀ)) vec M (Φ is a mask);
 
 — multiplying out (so that diag(s)(I − 𝟏sᵀ) reads diag(s) − s sᵀ), and transposes. A part of G it has no rule
 for raises :class:`DerivativeError` naming that part: never a wrong matrix. :func:`hessian` is the Jacobian of
@@ -23,7 +25,7 @@ import sympy
 
 from .ad import Wrt, grad, resolve, vjp_raw
 from .core.errors import DerivativeError
-from .core.expr import ONE, Expr, describe
+from .core.expr import ONE, Expr, describe, iter_nodes
 from .ops import add, as_expr, diag_matrix, diagpart, eye, kron, matmul, mul, ones, rebuild, symbol, transpose, zeros
 from .ops.vecform import commutation, vec
 from .simplify import simplify
@@ -64,6 +66,26 @@ def _transpose(e: Expr) -> Expr:
     return transpose(e)
 
 
+def _selection(n: sympy.Expr) -> Expr:
+    """The n×n² selection matrix of the diagonal, diag(M) = S vec M: S = (𝟏ᵀ ⊗ I) diag(vec I), since
+    vec(I ⊙ M) = diag(vec I) vec M and (𝟏ᵀ ⊗ I) vec N = N𝟏 (C 520) sums the columns of N = I ⊙ M."""
+    return matmul(kron(ones(1, n), eye(n)), diag_matrix(vec(eye(n))))
+
+
+class _Unreadable(Exception):
+    """A part of the VJP has no read-off rule; ``why`` says so in the user's terms (no seed names)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+_NO_RULE = {  # the ops a VJP may hold that have no vec-form rule (yet), in words
+    "blockdot": "is a Kronecker product's, vec(A ⊗ B) = (I ⊗ K ⊗ I)(vec A ⊗ vec B), which matderiv does not write "
+                "yet",
+}
+
+
 class _ReadOff:
     """The terms Tₖ with vec L = Σₖ Tₖ vec U, for the expressions L linear in the seed U (memoised)."""
 
@@ -75,9 +97,8 @@ class _ReadOff:
     def dep(self, e: Expr) -> bool:
         return self.u in e.free_symbols
 
-    def fail(self, e: Expr, why: str) -> DerivativeError:
-        return DerivativeError(f"cannot read a Jacobian matrix off the part {describe(e)} of the derivative "
-                               f"{self.root} (linear in the seed {self.u.name}): {why}")
+    def fail(self, e: Expr, why: str) -> _Unreadable:
+        return _Unreadable(why)
 
     def terms(self, e: Expr) -> list[Expr]:
         out = self.memo.get(e)
@@ -89,7 +110,7 @@ class _ReadOff:
     def _one(self, args: tuple[Expr, ...], e: Expr) -> int:
         idx = [i for i, a in enumerate(args) if self.dep(a)]
         if len(idx) != 1:
-            raise self.fail(e, "the seed appears in more than one factor, so the part is not linear in it")
+            raise self.fail(e, "is not linear in the cotangent as written (a product of two terms of it)")
         return idx[0]
 
     def _terms(self, e: Expr) -> list[Expr]:
@@ -98,7 +119,7 @@ class _ReadOff:
         if not self.dep(e):
             if e.op == "zeros" or (e.op == "const" and e.params[0] == 0):
                 return []
-            raise self.fail(e, "a term without the seed, so the part is not linear in it")
+            raise self.fail(e, "has a term that is not linear in the cotangent")
         op, a = e.op, e.args
         if op == "transpose":
             (x,) = a
@@ -137,7 +158,7 @@ class _ReadOff:
             return self._matmul(e, list(a))
         if op == "solve":
             if self.dep(a[0]):
-                raise self.fail(e, "the seed is inside the matrix solved with")
+                raise self.fail(e, "solves with a matrix that depends on the cotangent")
             from .ops import inv
             return self._matmul(e, [inv(a[0]), a[1]])
         if op == "sum":
@@ -147,7 +168,14 @@ class _ReadOff:
             return [matmul(transpose(vec(eye(n))), t) for t in self.terms(a[0])]
         if op == "diagpart":
             return self._diagpart(e)
-        raise self.fail(e, f"no read-off rule for the op '{op}'")
+        if op == "diag":  # vec diag(u) = Sᵀ u
+            return [matmul(transpose(_selection(a[0].shape[0])), t) for t in self.terms(a[0])]
+        if op == "phi":  # Φ is a mask: vec Φ(M) = diag(vec Φ(𝟏𝟏ᵀ)) vec M
+            from .ops.cholesky import phi
+            n = a[0].shape[0]
+            mask = diag_matrix(vec(phi(ones(n, n))))
+            return [matmul(mask, t) for t in self.terms(a[0])]
+        raise self.fail(e, _NO_RULE.get(op, f"has the op '{op}', for which matderiv has no vec-form rule yet"))
 
     def _matmul(self, e: Expr, a: list[Expr]) -> list[Expr]:
         i = self._one(tuple(a), e)
@@ -163,7 +191,8 @@ class _ReadOff:
             if left and matmul(*left).shape[0] == ONE:
                 m = matmul(*([transpose(matmul(*right))] if right else []), diag_matrix(transpose(matmul(*left))))
                 return [matmul(m, t) for t in self.terms(v)]
-            raise self.fail(e, "a diagonal matrix of the seed between two matrices (a Khatri–Rao product)")
+            m = matmul(_kron(transpose(matmul(*right)), matmul(*left)), transpose(_selection(v.shape[0])))
+            return [matmul(m, t) for t in self.terms(v)]  # vec(A diag(u) B) = (Bᵀ ⊗ A) vec diag(u) = (Bᵀ ⊗ A) Sᵀ u
         r, c = y.shape
         p = transpose(matmul(*right)) if right else eye(c)
         q = matmul(*left) if left else eye(r)
@@ -188,7 +217,7 @@ class _ReadOff:
             scalars = [o for o in others if o.is_scalar]
             full = [o for o in others if not o.is_scalar]
             if f.is_scalar:
-                raise self.fail(e, "the diagonal of a scalar seed times a matrix")
+                raise self.fail(e, "takes the diagonal of a number times a matrix, which matderiv does not write yet")
             d = [diag_matrix(diagpart(mul(*full)))] if full else []
             return [mul(*scalars, matmul(*d, t)) if scalars else matmul(*d, t)
                     for t in self.terms(rebuild(e, [f]))]
@@ -200,7 +229,7 @@ class _ReadOff:
                 c = matmul(*a[i + 1:]) if i + 1 < len(a) else eye(x.shape[1])
                 m = mul(b, transpose(c))
                 return [matmul(m, t) for t in self.terms(a[i].args[0])]
-        raise self.fail(e, "the diagonal of a product not of the form B diag(u) C")
+        return [matmul(_selection(x.shape[0]), t) for t in self.terms(x)]  # diag M = S vec M
 
 
 def _wrt(f: Expr, wrt: Wrt) -> Expr:
@@ -216,13 +245,40 @@ def jacobian(F: object, wrt: Wrt) -> Expr:
     vec): an m×n matrix ∂Fᵢ/∂xⱼ for a vector F (m) of a vector x (n), Bᵀ ⊗ A for A X B, K for Xᵀ; a row, the
     transposed gradient, for a scalar F. Read off the VJP with a symbol seed (module docstring)."""
     F0 = as_expr(F, "the expression")
-    x = _wrt(F0, wrt)
+    return _jacobian(F0, _wrt(F0, wrt), f"the Jacobian of {F0}")
+
+
+def _terms(F: Expr, x: Expr) -> list[Expr]:
+    """The read-off terms of the (simplified) F's Jacobian; raises :class:`_Unreadable`."""
+    u = seed_for(F)
+    g = simplify(vjp_raw(F, [x], u)[0])
+    return _ReadOff(u, g).terms(g)
+
+
+def _culprit(F: Expr, x: Expr) -> tuple[Expr, str]:
+    """The smallest part of F (children first) whose Jacobian has no read-off, and why."""
+    for n in iter_nodes([F]):
+        if n.is_symbol or x not in n.free_symbols:
+            continue
+        try:
+            _terms(simplify(n), x)
+        except _Unreadable as exc:
+            return n, exc.why
+    return F, "has a part for which matderiv has no vec-form rule"  # pragma: no cover - F itself failed
+
+
+def _jacobian(F0: Expr, x: Expr, what: str) -> Expr:
     F = simplify(F0)
     if x not in F.free_symbols:
         return zeros(_numel(F), _numel(x))
-    u = seed_for(F)
-    g = simplify(vjp_raw(F, [x], u)[0])
-    terms = _ReadOff(u, g).terms(g)
+    try:
+        terms = _terms(F, x)
+    except _Unreadable:
+        part, why = _culprit(F0, x)
+        of = f"the derivative of its part {part}" if part != F0 else "its derivative"
+        raise DerivativeError(f"cannot write {what} with respect to {x.name} as a matrix: the vec form of {of} "
+                              f"{why}. md.jvp and md.vjp give its directional derivative and its VJP in closed "
+                              "form") from None
     if not terms:
         return zeros(_numel(F), _numel(x))
     j = simplify(add(*[_transpose(simplify(t)) for t in terms]))
@@ -240,4 +296,4 @@ def hessian(f: object, wrt: Wrt) -> Expr:
         raise DerivativeError(f"md.hessian needs a scalar, but {describe(f)} is not; md.jacobian gives the "
                               "Jacobian of a vector or matrix expression")
     x = _wrt(f, wrt)
-    return jacobian(grad(f, x), x)
+    return _jacobian(grad(f, x), x, f"the Hessian of {f} (the Jacobian of its gradient {grad(f, x)})")

@@ -30,14 +30,17 @@ def _label(s: str, width: int) -> str:
 
 # ---- grad, check, latex, code ------------------------------------------------------------------------------------
 def cmd_grad(ns: argparse.Namespace, out: Out) -> int:
+    if ns.steps and ns.format == "numpy":  # the module must stay valid Python when redirected
+        raise ArgumentError("--steps does not go with --format numpy (the output is a Python module); use "
+                            "--format text, latex, json or all for the steps")
     d = derive(ns.expr, ns.wrt, ns.where, ns.seed)
     if ns.steps:
         _steps(d, ns.format, out)
     ok = True if ns.no_check else certify(d, ns.dps, ns.rng)
     code = numpy_source(d.derivs, d.args, ns.name or grad_name(d))
     if ns.format == "text":
-        for g in d.derivs:
-            out(to_text(g))
+        for i, g in enumerate(d.derivs):  # after the steps, the result is labelled: df/dx = …
+            out(f"{d.lhs(i)} = {to_text(g)}" if ns.steps else to_text(g))
     elif ns.format == "latex":
         for g in d.derivs:
             out(latex(g))
@@ -89,14 +92,35 @@ def _steps(d: Derivation, fmt: str, out: Out) -> None:
         out("")
 
 
+def _dims(shape: Any) -> list[str]:
+    """[rows, cols] in the text language: ``["n^2", "m*n"]``."""
+    return [str(k).replace("**", "^") for k in shape]
+
+
+def _kinds(args: Sequence[Any], kinds: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """name -> {kind, how}: how each symbol's kind was decided (declared, a default rule, inferred)."""
+    out = {}
+    for a in args:
+        k = kinds.get(a.name)
+        if k is not None:
+            how = {"declared": "declared", "default": f"default: {k.why}"}.get(k.source, f"inferred: {k.why}")
+            out[a.name] = {"kind": k.kind, "how": how}
+    return out
+
+
 def grad_json(d: Derivation, code: str) -> dict[str, Any]:
-    """The ``--format json`` object (its keys are stable; see ``matderiv grad --help``)."""
+    """The ``--format json`` object (its keys are stable and those of ``matderiv jacobian`` and ``hessian``; see
+    ``matderiv grad --help``)."""
     r = d.report
     return {
         "input": d.text,
+        "kind": "gradient" if d.seed is None else "vjp",
         "wrt": [w.name for w in d.wrt],
         "seed": None if d.seed is None else to_text(d.seed),
-        "shapes": {a.name: [str(a.shape[0]), str(a.shape[1])] for a in d.args},
+        "shapes": {a.name: _dims(a.shape) for a in d.args},
+        "kinds": _kinds(d.args, d.kinds),
+        "shape": {w.name: _dims(g.shape if not g.is_scalar else w.shape) for w, g in zip(d.wrt, d.derivs)},
+        "layout": "the variable's shape: d/dX has X's shape",
         "derivative": {w.name: to_text(g) for w, g in zip(d.wrt, d.derivs)},
         "latex": {w.name: latex(g) for w, g in zip(d.wrt, d.derivs)},
         "equation": {w.name: d.equation(i) for i, w in enumerate(d.wrt)},
@@ -149,17 +173,19 @@ def cmd_second(ns: argparse.Namespace, out: Out) -> int:
 
 def second_json(d: SecondDerivation, code: str) -> dict[str, Any]:
     """The ``--format json`` object of ``matderiv jacobian`` and ``matderiv hessian``."""
-    r = d.report
+    r, x = d.report, d.wrt.name
     return {
         "input": d.text,
         "kind": d.kind,
-        "wrt": d.wrt.name,
-        "shapes": {a.name: [str(a.shape[0]), str(a.shape[1])] for a in d.args},
-        "shape": [str(d.matrix.shape[0]), str(d.matrix.shape[1])],
+        "wrt": [x],
+        "seed": None,
+        "shapes": {a.name: _dims(a.shape) for a in d.args},
+        "kinds": _kinds(d.args, d.kinds),
+        "shape": {x: _dims(d.matrix.shape)},
         "layout": "numerator; vec(dF) = J vec(dX), column-major vec",
-        "derivative": text_of(d.matrix),
-        "latex": latex(d.matrix),
-        "equation": d.equation(),
+        "derivative": {x: text_of(d.matrix)},
+        "latex": {x: latex(d.matrix)},
+        "equation": {x: d.equation()},
         "numpy": code,
         "check": None if r is None else {
             "ok": bool(r.ok), "dps": r.dps, "rng": r.rng, "dims": dict(r.dims),
@@ -235,11 +261,16 @@ Without --wrt every symbol is a variable. --format selects one output for script
   text   the derivative in the text language, one line per variable (in --wrt order)
   latex  the derivative in LaTeX, one line per variable
   numpy  the numpy function (grad_X, or vjp_X with a seed; --name to choose)
-  json   an object with the keys
+  json   an object with the keys (the same as matderiv jacobian's and hessian's)
            input       the expression in the text language
+           kind        "gradient", or "vjp" with a seed
            wrt         the variables' names, a list
            seed        the seed in the text language, or null
-           shapes      name -> [rows, cols] for every symbol
+           shapes      name -> [rows, cols] for every symbol (dimensions in the text language: n, n^2, m*n)
+           kinds       name -> {kind, how}: scalar/vector/matrix and how it was decided
+                       ("declared", "default: lower-case names", "inferred: ...")
+           shape       variable -> [rows, cols] of its derivative
+           layout      how the derivative is laid out (here: like the variable)
            derivative  name -> the derivative in the text language (md.to_text: parses back,
                        with a where clause when the shapes need one)
            latex       name -> the derivative in LaTeX
@@ -256,9 +287,10 @@ The default prints all of them with a certificate line per variable. Exit 1 when
 The Jacobian in numerator layout: m×n, dF_i/dx_j, for a vector F (m) of a vector x (n); for matrices
 the matrix J with vec(dF) = J vec(dX) (column-major vec), built from Kronecker products and the
 commutation matrix K. SymPy's matrix calculus prints the transpose (denominator layout).
---format json gives {input, kind, wrt, shapes, shape, layout, derivative, latex, equation, numpy,
-check: {ok, dps, rng, dims, digits_first, digits_second (null), digits_numpy}} (md.check_jacobian);
-derivative is in the text language, or in str() form (K(n, m), vec(X)) where the language has no words.""",
+--format json gives grad's keys {input, kind, wrt (a list of one), seed (null), shapes, kinds, shape,
+layout, derivative, latex, equation (each variable -> value), numpy, check: {ok, dps, rng, dims,
+digits_first, digits_second (null), digits_numpy}} (md.check_jacobian); derivative is in the text
+language, or in str() form (K(n, m), vec(X)) where the language has no words.""",
     "hessian": """examples:
   matderiv hessian "x'*A*x" --wrt x                  # A + A'
   matderiv hessian "sum(log(1 + exp(-y .* (X*w))))" --wrt w

@@ -279,6 +279,7 @@ class SecondDerivation:
     matrix: Expr
     args: list[Expr]
     report: Any = None              # a matderiv.SecondReport once certified
+    kinds: dict[str, Kind] = field(default_factory=dict)  # how each symbol's kind was decided
 
     @property
     def text(self) -> str:
@@ -311,16 +312,25 @@ def derive_second(kind: str, text: str, wrt: Sequence[str] | None, where: str | 
     """Parse ``text`` and take its Jacobian or Hessian with respect to the one variable ``wrt``."""
     from ..api import hessian, jacobian
     source = with_where(text, where)
+    kinds = parse_kinds(source)[1]
     f = parse(source)
     f_syms = order_symbols([f], source)
-    names = split_names(wrt) or ([f_syms[0].name] if len(f_syms) == 1 else [])
+    given = split_names(wrt)
+    names = given or ([f_syms[0].name] if len(f_syms) == 1 else [])
+    known = ", ".join(a.name for a in f_syms) or "none"
+    if len(names) > 1:
+        raise ArgumentError(f"{PROG} {kind} takes one variable, but --wrt names {len(names)} ({', '.join(names)}): "
+                            f"give one, e.g. --wrt {names[0]}, and run it once per variable")
     if len(names) != 1:
-        known = ", ".join(a.name for a in f_syms) or "none"
         raise ArgumentError(f"{PROG} {kind} takes one variable: give --wrt X (the symbols of {show(f)}: {known})")
+    if kind == "hessian" and not f.is_scalar:
+        raise DerivativeError(f"{show(f)} is {fmt_shape(f.shape)}, not a scalar, so it has no Hessian: for its "
+                              f"Jacobian use {PROG} jacobian {shell_quote(text)} --wrt {names[0]}"
+                              + defaults_note(kinds, [a.name for a in f_syms]))
     by_name = {a.name: a for a in f_syms}
     if names[0] not in by_name:
         raise ArgumentError(f"--wrt {names[0]}: {show(f)} has no symbol {names[0]!r} "
                             f"(its symbols: {', '.join(by_name) or 'none'})")
     x = by_name[names[0]]
     m = hessian(f, x) if kind == "hessian" else jacobian(f, x)
-    return SecondDerivation(kind, source, f, x, m, order_symbols([f], source))
+    return SecondDerivation(kind, source, f, x, m, order_symbols([f], source), kinds=kinds)

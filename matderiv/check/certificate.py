@@ -430,7 +430,7 @@ def check(f: object, wrt: object, at: Mapping[object, object] | None = None, dps
     ``order=2`` certifies the Hessian md.hessian(f, wrt) instead (:mod:`matderiv.check.second`).
     """
     if order != 1:  # the Hessian md.hessian(f, wrt): matderiv.check.second, which registers itself in SECOND
-        return SECOND[0](f, wrt, at=at, dps=dps, rng=rng, directions=directions, order=order)
+        return SECOND[0](f, wrt, at=at, dps=dps, rng=rng, directions=directions, order=order, grad=grad, seed=seed, mode=mode, strict=strict, args=args)
     f = as_expr(f, "check: the expression")
     check_options("check", dps, directions, rng)
     if mode not in ("directions", "entries"):

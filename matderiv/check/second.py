@@ -23,15 +23,17 @@ from typing import Any, Mapping
 
 import mpmath
 import numpy as np
+import sympy
 
 from ..ad import grad as _grad, resolve
 from ..codegen.mpmath import mpmath_function
 from ..codegen.numpy import lambdify
-from ..core.errors import ArgumentError, DerivativeError, MatderivError
-from ..core.expr import Expr, describe
+from ..core.errors import ArgumentError, DerivativeError, MatderivError, ShapeError
+from ..core.expr import Expr, describe, fmt_shape
 from ..jacobian import hessian, jacobian, seed_for
 from ..ops import as_expr
-from .certificate import SECOND, check
+from .certificate import SECOND, _direction, _parse_candidates, check
+from .compare import check_options
 
 MARGIN = 15  # mpmath digits must reach dps − MARGIN
 NUMPY_DIGITS = 8.0
@@ -131,16 +133,47 @@ def _single(f: Expr, wrt: object) -> Expr:
 
 
 def check_second(f: object, wrt: object, at: Mapping[object, object] | None = None, dps: int = 50,
-                 rng: int | None = 0, directions: int = 3, order: int = 2) -> SecondReport:
-    """Certify md.hessian(f, wrt) (``md.check(f, x, order=2)``): see the module docstring."""
+                 rng: int | None = 0, directions: int = 3, order: int = 2, grad: object = None, seed: object = None,
+                 mode: str = "directions", strict: bool = False, args: object = None) -> SecondReport:
+    """Certify md.hessian(f, wrt), or the candidate Hessian ``grad`` (an expression or text in the text language,
+    numel(X)×numel(X), vec form for a matrix X), as ``md.check(f, x, order=2)``: see the module docstring.
+    ``seed``, ``mode``, ``strict`` and ``args`` belong to first-order checks and are refused here."""
     if order != 2:
         raise ArgumentError(f"check: order must be 1 or 2, got {order!r}")
+    check_options("check", dps, directions, rng)
+    for name, value, default in (("seed", seed, None), ("mode", mode, "directions"), ("strict", strict, False),
+                                 ("args", args, None)):
+        if value is not default and value != default:
+            raise ArgumentError(f"check(order=2) does not take {name}= (got {value!r}): it certifies the Hessian of "
+                                "a scalar; md.check_jacobian certifies a Jacobian, md.check_hvp a Hessian-vector "
+                                "product")
     f = as_expr(f, "check: the expression")
     if not f.is_scalar:
         raise DerivativeError(f"check(order=2) certifies the Hessian of a scalar, but {describe(f)} is not; "
                               "md.check_jacobian certifies the Jacobian of a vector or matrix expression")
     x = _single(f, wrt)
-    return _certify("hessian", f, x, hessian(f, x), _grad(f, x), at, dps, rng, directions)  # type: ignore[arg-type]
+    H = hessian(f, x) if grad is None else _candidate_hessian(f, x, grad)
+    return _certify("hessian", f, x, H, _grad(f, x), at, dps, rng, directions)  # type: ignore[arg-type]
+
+
+def _candidate_hessian(f: Expr, x: Expr, grad: object) -> Expr:
+    """The user's Hessian formula: an expression or text (parsed with f's symbols), numel(X)×numel(X)."""
+    if isinstance(grad, (list, tuple)) and len(grad) == 1:
+        grad = grad[0]
+    if not isinstance(grad, (Expr, str)):
+        raise ArgumentError(f"check(order=2): grad must be a Hessian formula (an expression or text), got "
+                            f"{type(grad).__name__}; numbers or a numpy function can be checked against "
+                            "md.lambdify(md.hessian(f, x))")
+    H = as_expr(_parse_candidates(grad, f.free_symbols), "check(order=2): the candidate Hessian")
+    size = sympy.expand(x.shape[0] * x.shape[1])
+    if not (H.is_scalar and size == 1) and tuple(sympy.expand(d) for d in H.shape) != (size, size):
+        raise ShapeError(f"check(order=2): the candidate Hessian {describe(H)} must be {fmt_shape((size, size))} "
+                         f"(numel({x.name}) × numel({x.name}), vec form for a matrix)")
+    unknown = sorted(s.name for s in H.free_symbols - f.free_symbols)
+    if unknown:
+        raise ArgumentError(f"check(order=2): the candidate Hessian {describe(H)} uses {', '.join(map(repr, unknown))}, "
+                            "which the expression does not")
+    return H
 
 
 def check_jacobian(F: object, wrt: object, at: Mapping[object, object] | None = None, dps: int = 50,
@@ -205,8 +238,7 @@ def _certify(kind: str, f: Expr, x: Expr, formula: Expr, first: Expr, at: Mappin
     values = {s: np.asarray(base.values[s.name], dtype=float) for s in syms if s != direction}
     i = syms.index(x)
     gen = np.random.default_rng([int(rng), 2])
-    size = max([1.0] + [abs(float(v)) for v in values[x].flat])
-    dirs = [gen.standard_normal(values[x].shape) * size for _ in range(directions)]
+    dirs = [_direction(x, values[x].shape, values[x], gen) for _ in range(directions)]  # symmetric for symmetric X
     iv = None
     if direction is not None:
         iv = syms.index(direction)

@@ -340,6 +340,11 @@ class Lowering:
                 return self.make("sumaxis", (x,), (axis,), shape)
             return self.make("sumall", (x,), (), shape)
 
+        for k, other, side in ((ln, right, "left"), (rn, left, "right")):  # K M = M[perm], M K = M[:, perm⁻¹]
+            if k.op == "T" and k.args[0].op == "commutation" and not k.args[0].args:  # K_{m,n}ᵀ = K_{n,m}
+                k = self.make("commutation", (), k.args[0].params[::-1], k.shape)
+            if k.op == "commutation" and not k.args:  # a gather, never the mn×mn matrix (ops/vecform.py prints it)
+                return dense(self.make("commutation", (self.realize(other),), (*k.params, side), shape))
         if tl == "diag" and tr == "diag":
             return Item("diag", self.mul([ln, rn], ln.shape), shape)
         if tl == "onesr" and tr == "onesc":

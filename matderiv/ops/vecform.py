@@ -150,9 +150,18 @@ def _commutation(m: Any, n: Any) -> Any:
 
 
 def _commutation_numpy(p: Any, n: Any) -> Any:
-    """Rows of the identity permuted: row j + i n of K is row i + j m of I."""
-    m, k = (p.dimcode(d) for d in n.params)
-    return p.fmt(f"{{xp}}.eye({m} * {k})[{{xp}}.arange({m} * {k}).reshape({k}, {m}).ravel(order='F')]"), p.ATOM
+    """Rows of the identity permuted: row j + i n of K is row i + j m of I, K = I[perm] with
+    perm = arange(mn).reshape(n, m).ravel('F'). The lowering gives a product with K as a node with the other factor
+    as argument and the side as third param: K M = M[perm] and M K = M[:, perm⁻¹] with perm⁻¹ (that of K_{n,m})
+    = arange(mn).reshape(m, n).ravel('F') — a gather of mn rows or columns, not an (mn)² matmul."""
+    m, k = (p.dimcode(d) for d in n.params[:2])
+    if not n.args:
+        return p.fmt(f"{{xp}}.eye({m} * {k})[{{xp}}.arange({m} * {k}).reshape({k}, {m}).ravel(order='F')]"), p.ATOM
+    (x,), side = n.args, n.params[2]
+    if side == "left":
+        return p.fmt(f"{p.atom(x)}[{{xp}}.arange({m} * {k}).reshape({k}, {m}).ravel(order='F')]"), p.ATOM
+    cols = "" if x.kind in "cr" else ":, "
+    return p.fmt(f"{p.atom(x)}[{cols}{{xp}}.arange({m} * {k}).reshape({m}, {k}).ravel(order='F')]"), p.ATOM
 
 
 defop("commutation", _commutation_shape, text=lambda e: f"K({e.params[0]}, {e.params[1]})",
@@ -179,11 +188,14 @@ def transpose_of_commutation(e: Expr) -> Expr:
 @rule_for("matmul")
 def kron_times_vec(e: Expr) -> Expr:
     """(P ⊗ Q) vec V = vec(Q V Pᵀ) (C 520) and K_{m,n} vec A = vec(Aᵀ): a reshape instead of a Kronecker product
-    or a permutation matrix."""
+    or a permutation matrix; K_{m,n} K_{n,m} = I."""
     from .linalg import matmul, transpose
     a = list(e.args)
     for i in range(len(a) - 1):
         left, right = a[i], a[i + 1]
+        if left.op == right.op == "commutation" and tuple(left.params) == tuple(right.params)[::-1]:
+            rest = a[:i] + a[i + 2:]  # K_{m,n} K_{n,m} = I (K_{m,n}⁻¹ = K_{n,m})
+            return eye(left.shape[0]) if not rest else rest[0] if len(rest) == 1 else matmul(*rest)
         if right.op != "vectorize":
             continue
         v = right.args[0]

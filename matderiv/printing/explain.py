@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Callable
-from ..ad import Wrt, _inner, differential_symbol, grad, resolve
+from ..ad import Wrt, differential_symbol, grad, inner_form, jvp_raw, resolve, transposes, vjp_raw
 from ..core.errors import DerivativeError
 from ..core.expr import OPS, Expr, describe, iter_nodes
+from ..ops import add, const, mul, transpose
 from ..ops.base import as_expr
 from ..simplify import simplify
 from .differential import DifferentialLatexPrinter, lhs_latex
@@ -107,24 +109,31 @@ def _text(s: str) -> str:
 
 
 def _how(term: Expr, dw: Expr) -> tuple[str, str]:
-    """The rearrangement that brings dX out of ``term`` to ⟨G, dX⟩: (name, statement with its reference)."""
+    """The rearrangement that brings dX out of ``term`` to ⟨G, dX⟩: (name, statement with its reference), from the
+    operations between dX and the term: an entrywise (⊙) product of matrices under a sum or trace, a sum of
+    entries, a trace (cyclic), a transpose in a scalar; a number times the term is none of them."""
     above: dict[Expr, set[str]] = {}
     for n in iter_nodes([term]):
         if dw in n.free_symbols:
-            ops = {n.op}
+            ops = {"hadamard" if n.op == "mul" and sum(not a.is_scalar for a in n.args) > 1 else n.op}
             for a in n.args:
                 ops |= above.get(a, set())
             above[n] = ops
     seen = above.get(term, set())
-    if "transpose" in seen and term.is_scalar and "trace" not in seen:
+    if "transpose" in seen and term.is_scalar and "trace" not in seen and "sum" not in seen:
         return "a scalar is its own transpose", "aᵀ b = bᵀ a, so (dX)ᵀ moves to the right as dX (C 13)"
-    if "mul" in seen and ("sum" in seen or "trace" in seen or term.is_scalar):
+    if "hadamard" in seen and ("sum" in seen or "trace" in seen or term.is_scalar):
         return "the Frobenius inner product is entrywise", "⟨A, B ⊙ C⟩ = ⟨A ⊙ B, C⟩ and sum(A ⊙ B) = tr(AᵀB)"
     if "sum" in seen:
         return "a sum of entries is an inner product", "sum(A) = ⟨𝟏𝟏ᵀ, A⟩ = tr(𝟏𝟏ᵀ A)"
     if "trace" in seen:
         return "the trace is cyclic", "tr(A B) = tr(B A) and tr(Aᵀ) = tr(A) (C 13, 16)"
     return "the inner product", "⟨G, dX⟩ = tr(GᵀdX), with dX last"
+
+
+def _unconstrained(t: Expr, dw: Expr) -> Expr:
+    """G with t = ⟨G, dX⟩ for every dX, before the projection on symmetric matrices (md.grad's sym G)."""
+    return simplify(vjp_raw(t, [dw], const(1))[0])
 
 
 def _terms(e: Expr) -> list[Expr]:
@@ -152,21 +161,14 @@ def explain(f: object, wrt: Wrt) -> Explanation:
     if g != f:
         out.steps.append(Step("simplify", "textbook form first", f, g, "the expression as the simplifier writes it",
                               lhs_text="f", lhs_latex="f", rhs_latex=pr.doprint(g)))
-    d: dict[Expr, Expr | None] = {}
-    for n in iter_nodes([g]):
-        if n is w:
-            d[n] = dw
-        elif not n.args or w not in n.free_symbols:
-            d[n] = None
-        else:
-            ts = [d[a] for a in n.args]
-            raw = OPS[n.op].jvp(ts, n)
-            d[n] = None if raw is None else simplify(raw)
-            if d[n] is not None and n.op != "transpose":  # d(Xᵀ) = (dX)ᵀ is read inline
-                name, statement, ref = rule_of(n.op)
-                out.steps.append(Step("differential", name, n, d[n], statement, ref, lhs_text=f"d({n})",
-                                      lhs_latex=lhs_latex(n, pr), rhs_latex=pr.doprint(d[n])))
-    df = d.get(g)
+    def record(n: Expr, raw: Expr) -> Expr:  # each part's differential by its op's JVP rule, children first
+        t = simplify(raw)
+        if n.op != "transpose":  # d(Xᵀ) = (dX)ᵀ is read inline
+            name, statement, ref = rule_of(n.op)
+            out.steps.append(Step("differential", name, n, t, statement, ref, lhs_text=f"d({n})",
+                                  lhs_latex=lhs_latex(n, pr), rhs_latex=pr.doprint(t)))
+        return t
+    df = jvp_raw(g, {w: dw}, record) if w in g.free_symbols else None
     result = grad(f, w)
     assert isinstance(result, Expr)
     if df is None:  # f does not depend on X after simplification
@@ -177,20 +179,28 @@ def explain(f: object, wrt: Wrt) -> Explanation:
         return out
     terms = _terms(df)
     moved: list[Expr] = []
+    gs: list[Expr] = []
     for t in terms:
-        gt = grad(t, dw)
-        assert isinstance(gt, Expr)
-        c = simplify(_inner(gt, dw))
+        gt = _unconstrained(t, dw)
+        gs.append(gt)
+        c = simplify(inner_form(gt, dw))
         moved.append(c)
         if c != t:
             name, statement = _how(t, dw)
             out.steps.append(Step("rearrange", name, t, c, statement, lhs_text=str(t), lhs_latex=pr.doprint(t),
                                   rhs_latex=pr.doprint(c)))
-    collected = simplify(_inner(result, dw))
+    g_all = simplify(gs[0] if len(gs) == 1 else add(*gs))
+    collected = simplify(inner_form(g_all, dw))
     if len(terms) > 1 or collected != moved[0]:
         out.steps.append(Step("collect", "collect the terms", None, collected, "df = ⟨G, dX⟩ with G the sum of "
                               "the terms' coefficients", lhs_text="df", lhs_latex=r"\mathrm{d}f",
                               rhs_latex=pr.doprint(collected)))
+    if w.symmetric and not w.is_scalar and not transposes(g_all, g_all):  # ⟨G, dS⟩ = ⟨sym G, dS⟩ as dS = dSᵀ
+        sym = simplify(inner_form(simplify(mul(const(Fraction(1, 2)), add(g_all, transpose(g_all)))), dw))
+        out.steps.append(Step("symmetric", "symmetric variable", None, sym,
+                              f"dS = dSᵀ, so ⟨G, dS⟩ = ⟨Gᵀ, dS⟩ = ⟨sym G, dS⟩ with sym G = (G + Gᵀ)/2 "
+                              "(Srinivasan & Panda 2019)", "Srinivasan & Panda 2019", lhs_text="df",
+                              lhs_latex=r"\mathrm{d}f", rhs_latex=pr.doprint(sym)))
     out.steps.append(Step("gradient", "read off the gradient", None, result,
                           "df = ⟨G, dX⟩ = tr(GᵀdX) for every dX gives ∂f/∂X = G (Magnus & Neudecker)",
                           "Magnus & Neudecker", lhs_text=f"∂f/∂{w.name}",

@@ -89,8 +89,11 @@ def test_grad_json_keys_values_and_code_on_the_seed_numbers(capsys: pytest.Captu
     rc, out, err = run(capsys, "grad", "a'*X*b", "--wrt", "X", "--format", "json")
     assert rc == 0, err
     doc = json.loads(out)
-    assert list(doc) == ["input", "wrt", "seed", "shapes", "derivative", "latex", "equation", "numpy", "check"]
-    assert doc["input"] == "a'*X*b" and doc["wrt"] == ["X"] and doc["seed"] is None
+    assert list(doc) == ["input", "kind", "wrt", "seed", "shapes", "kinds", "shape", "layout", "derivative", "latex",
+                         "equation", "numpy", "check"]
+    assert doc["input"] == "a'*X*b" and doc["wrt"] == ["X"] and doc["seed"] is None and doc["kind"] == "gradient"
+    assert doc["shape"] == {"X": ["n", "m"]}
+    assert doc["kinds"]["X"] == {"kind": "matrix", "how": "default: upper-case names"}
     assert doc["derivative"] == {"X": "a*b'"}
     assert doc["latex"] == {"X": r"a b^{\top}"}
     assert doc["equation"]["X"].endswith(r"= a b^{\top}")

@@ -52,21 +52,50 @@ def test_json(capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, _ = run(capsys, "hessian", "logdet(X)", "--wrt", "X", "--format", "json", "--dps", "20")
     assert rc == 0
     doc = json.loads(out)
-    assert list(doc) == ["input", "kind", "wrt", "shapes", "shape", "layout", "derivative", "latex", "equation",
-                         "numpy", "check"]
-    assert doc["kind"] == "hessian" and doc["shape"] == ["n**2", "n**2"]
+    rc, out_grad, _ = run(capsys, "grad", "logdet(X)", "--wrt", "X", "--format", "json", "--no-check")
+    assert list(doc) == list(json.loads(out_grad)) == [  # one layout for grad, jacobian and hessian
+        "input", "kind", "wrt", "seed", "shapes", "kinds", "shape", "layout", "derivative", "latex", "equation",
+        "numpy", "check"]
+    assert doc["kind"] == "hessian" and doc["wrt"] == ["X"] and doc["seed"] is None
+    assert doc["shape"] == {"X": ["n^2", "n^2"]} and doc["shapes"] == {"X": ["n", "n"]}
+    assert doc["kinds"] == {"X": {"kind": "matrix", "how": "default: upper-case names"}}
+    assert list(doc["derivative"]) == list(doc["latex"]) == list(doc["equation"]) == ["X"]
     assert doc["check"]["ok"] and doc["check"]["digits_second"] >= 5
     rc, out, _ = run(capsys, "jacobian", "X'", "--wrt", "X", "--format", "json", "--no-check")
     doc = json.loads(out)
-    assert rc == 0 and doc["check"] is None and doc["derivative"] == "K(n, m)"
+    assert rc == 0 and doc["check"] is None and doc["derivative"] == {"X": "K(n, m)"}
+    assert doc["shape"] == {"X": ["m*n", "m*n"]} or doc["shape"] == {"X": ["n*m", "n*m"]}
+    rc, out, _ = run(capsys, "jacobian", "A*x where x: vector", "--wrt", "x", "--format", "json", "--no-check")
+    kinds = json.loads(out)["kinds"]
+    assert kinds == {"A": {"kind": "matrix", "how": "default: upper-case names"}, "x": {"kind": "vector", "how": "declared"}}
 
 
 def test_errors(capsys: pytest.CaptureFixture[str]) -> None:
     rc, _, err = run(capsys, "grad", "A*x", "--wrt", "x")
     assert rc == 2 and "matderiv jacobian" in err and "seed" in err
     rc, _, err = run(capsys, "hessian", "A*x", "--wrt", "x")
-    assert rc == 2 and "md.jacobian" in err
+    assert rc == 2 and 'use matderiv jacobian "A*x" --wrt x' in err and "md." not in err
+    assert "kinds not declared: A matrix" in err and err.count("\n") == 1
+    rc, _, err = run(capsys, "hessian", "x'*A*x", "--wrt", "x,A")
+    assert rc == 2 and "takes one variable, but --wrt names 2 (x, A)" in err and "give --wrt X" not in err
+    rc, _, err = run(capsys, "hessian", "x'*A*x", "--wrt", "x", "--wrt", "A")
+    assert rc == 2 and "--wrt names 2" in err
+    rc, _, err = run(capsys, "hessian", "x'*A*x")
+    assert rc == 2 and "give --wrt X" in err
     rc, _, err = run(capsys, "jacobian", "A*x")
     assert rc == 2 and "one variable" in err
-    rc, _, err = run(capsys, "jacobian", "diag(x)", "--wrt", "x")
-    assert rc == 2 and "cannot read a Jacobian" in err
+    rc, _, err = run(capsys, "jacobian", "kron(X, A)", "--wrt", "X")
+    assert rc == 2 and "cannot write the Jacobian of kron(X, A)" in err and "Kronecker product" in err
+    rc, out, err = run(capsys, "jacobian", "diag(x)", "--wrt", "x")  # the selection matrix: read off, certified
+    assert rc == 0 and "certified" in out, err
+
+
+def test_steps_with_numpy_is_a_usage_error_and_text_steps_label_the_result(capsys: pytest.CaptureFixture[str]) -> None:
+    """--steps --format numpy would put text before the module: refused in one line; with --format text the
+    gradient after the steps is labelled (df/dx = (A + A')x, C 81)."""
+    rc, out, err = run(capsys, "grad", "x'*A*x", "--wrt", "x", "--steps", "--format", "numpy")
+    assert rc == 2 and out == "" and "--steps" in err and "numpy" in err and err.count("\n") == 1
+    rc, out, _ = run(capsys, "grad", "x'*A*x", "--wrt", "x", "--steps", "--format", "text", "--no-check")
+    assert rc == 0 and out.splitlines()[-1] == "df/dx = (A + A')*x" and out.splitlines()[0].startswith("∂f/∂x")
+    rc, out, _ = run(capsys, "grad", "x'*A*x", "--wrt", "x", "--format", "text", "--no-check")
+    assert out == "(A + A')*x\n"  # without --steps: the bare formula, as before

@@ -130,3 +130,64 @@ def test_more_jacobians_certify(name: str) -> None:
     F, v = MORE_JACOBIANS[name]
     r = md.check_jacobian(F, v, dps=30)
     assert r.ok, str(r)
+
+
+Sy, Vs, Am = md.symmetric("S", 3), md.symmetric("V", 3), md.matrix("A", 3, 3)
+
+
+def test_symmetric_hvp_certifies_and_a_wrong_one_fails() -> None:
+    """For symmetric S the points and directions are symmetric. tr(SAS) = tr(AS²): ∇ = sym(AᵀS + SAᵀ), so the HVP
+    along a symmetric V is ½(AᵀV + VAᵀ + VA + AV) (hand-derived); AV + VA has the same ⟨V, ·⟩ (second differences
+    pass) but is not sym of anything unless A = Aᵀ: the differences of ∇f catch it. log det S: ∇ = S⁻¹, the HVP
+    −S⁻¹VS⁻¹ (C 59)."""
+    f = md.trace(Sy @ Am @ Sy)
+    assert md.check_hvp(f, Sy, (Am.T @ Vs + Vs @ Am.T + Vs @ Am + Am @ Vs) / 2, Vs, dps=30).ok
+    assert md.check_hvp(f, Sy, md.hvp(f, Sy, Vs), Vs, dps=30).ok
+    wrong = md.check_hvp(f, Sy, Am @ Vs + Vs @ Am, Vs, dps=30)
+    assert not wrong.ok and wrong.digits_first < 3 and wrong.digits_second is not None and wrong.digits_second > 25
+    g = md.logdet(Sy)
+    assert md.check_hvp(g, Sy, -md.inv(Sy) @ Vs @ md.inv(Sy), Vs, dps=30).ok
+    assert md.check_hvp(g, Sy, md.hvp(g, Sy, Vs), Vs, dps=30).ok
+    assert not md.check_hvp(g, Sy, -md.inv(Sy) @ Vs @ Vs, Vs, dps=30).ok
+
+
+def test_symmetric_jvp_certifies_and_a_wrong_one_fails() -> None:
+    """d tr(SA)[V] = tr(VA) = tr(VAᵀ) for symmetric V (tr M = tr Mᵀ); tr(VA²) is wrong."""
+    F = md.trace(Sy @ Am)
+    assert md.check_jvp(F, Sy, md.trace(Vs @ Am.T), Vs, dps=30).ok
+    assert md.check_jvp(F, Sy, md.trace(Vs @ Am), Vs, dps=30).ok
+    assert not md.check_jvp(F, Sy, md.trace(Vs @ Am @ Am), Vs, dps=30).ok
+    assert md.check_jvp(md.inv(Sy), Sy, -md.inv(Sy) @ Vs @ md.inv(Sy), Vs, dps=30).ok
+
+
+def test_order_2_certifies_the_given_hessian() -> None:
+    """grad= is the candidate Hessian: xᵀAx → A + Aᵀ (C 81) certifies, 2A (right only for symmetric A) fails;
+    log det Y → −(Y⁻¹ ⊗ Y⁻ᵀ)K (d Y⁻ᵀ = −Y⁻ᵀ dYᵀ Y⁻ᵀ, vec(ABC) = (Cᵀ ⊗ A) vec B, C 520), without K it fails."""
+    f = x.T @ A @ x
+    wrong = md.check(f, x, order=2, grad=2 * A, dps=30)
+    assert not wrong.ok and wrong.digits_first < 3 and "FAILED" in wrong.summary()
+    assert md.check(f, x, order=2, grad=A + A.T, dps=30).ok
+    assert md.check(f, x, order=2, grad="A + A'", dps=30).ok
+    assert not md.check(f, x, order=2, grad="2*A", dps=30).ok
+    K = md.commutation("n", "n")
+    assert md.check(md.logdet(Y), Y, order=2, grad=-md.kron(md.inv(Y), md.inv(Y).T) @ K, dps=30).ok
+    assert not md.check(md.logdet(Y), Y, order=2, grad=-md.kron(md.inv(Y), md.inv(Y).T), dps=30).ok
+
+
+@pytest.mark.parametrize("kw", [{"mode": "bogus"}, {"mode": "entries"}, {"seed": x}, {"strict": True},
+                                {"args": [x]}])
+def test_order_2_refuses_first_order_options(kw: dict) -> None:
+    with pytest.raises(md.ArgumentError, match=f"does not take {next(iter(kw))}="):
+        md.check(x.T @ A @ x, x, order=2, **kw)
+
+
+def test_order_2_candidate_errors() -> None:
+    f = x.T @ A @ x
+    with pytest.raises(md.ArgumentError, match="Hessian formula"):
+        md.check(f, x, order=2, grad=lambda x, A: A + A.T)
+    with pytest.raises(md.ShapeError, match="n×n"):
+        md.check(f, x, order=2, grad=x)
+    with pytest.raises(md.ArgumentError, match="'B'"):
+        md.check(f, x, order=2, grad=md.matrix("B", "n", "n"))
+    with pytest.raises(md.ArgumentError, match="dps"):
+        md.check(f, x, order=2, dps=-3)

@@ -84,11 +84,12 @@ def test_jvp_against_numpy_differences(case: str) -> None:
 
 
 def test_jvp_of_several_variables_and_directions_that_are_expressions() -> None:
-    """d(AX)[dA = V, dX = X] = V X + A X; a direction may be any expression of the symbol's shape."""
+    """d(AX)[dA = V, dX = VᵀV] = V X + A VᵀV; a direction may be any expression of the symbol's shape free of
+    the moved symbols."""
     F = A @ X
-    got = md.jvp(F, {A: V, "X": X.T @ X})
+    got = md.jvp(F, {A: V, "X": V.T @ V})
     vals = _vals(np.random.default_rng(3))
-    want = vals[V] @ vals[X] + vals[A] @ (vals[X].T @ vals[X])
+    want = vals[V] @ vals[X] + vals[A] @ (vals[V].T @ vals[V])
     np.testing.assert_allclose(value(got, vals), want, rtol=1e-12)
     assert md.jvp(F, {A: V}) == V @ X
 
@@ -204,6 +205,29 @@ def test_hvp_errors() -> None:
         md.hvp(A @ x, x, v)
     with pytest.raises(md.ShapeError):
         md.hvp(x.T @ A @ x, x, V)
+    with pytest.raises(md.DerivativeError, match="depends on 'x'"):
+        md.hvp(x.T @ A @ x, x, A @ x)
+    with pytest.raises(md.ArgumentError, match="one variable"):
+        md.hvp(x.T @ A @ x, {x: v, A: V})
+    with pytest.raises(md.ArgumentError, match="md.hvp.*no third argument"):
+        md.hvp(x.T @ A @ x, {x: v}, v)
+
+
+def test_hvp_and_jvp_take_a_dict() -> None:
+    """md.hvp(f, {x: v}) = md.hvp(f, x, v): (A + Aᵀ)v for xᵀAx (C 81), in numbers."""
+    vals = _vals(np.random.default_rng(8))
+    want = (vals[A] + vals[A].T) @ vals[v]
+    np.testing.assert_allclose(value(md.hvp(x.T @ A @ x, {x: v}), vals), want, rtol=1e-12)
+    np.testing.assert_allclose(value(md.hvp(x.T @ A @ x, {"x": v}), vals), want, rtol=1e-12)
+
+
+def test_a_direction_depending_on_the_variable_is_refused() -> None:
+    """As md.vjp refuses a seed depending on the variable: X + tV needs V fixed."""
+    for call in (lambda: md.jvp(A @ x, x, x * x), lambda: md.jvp(A @ x, {x: 2 * x}),
+                 lambda: md.jvp(A @ x, {x: v, A: md.diag(x) @ V})):
+        with pytest.raises(md.DerivativeError, match="depends on 'x'"):
+            call()
+    assert md.jvp(A @ x, x, A @ v) == md.simplify(A @ A @ v)  # other symbols are fine
 
 
 # ---- higher order ----------------------------------------------------------------------------------------------
@@ -246,12 +270,40 @@ def _certify(higher: md.Expr, lower: md.Expr, wrt: md.Expr, d: md.Expr, vals: di
 
 
 def test_grad_of_a_gradient() -> None:
-    """md.grad(uᵀ∇f, x) = H u (H symmetric), certified as the directional derivative of ∇f along u."""
+    """md.grad(uᵀ∇f, x) = H u (H symmetric), certified as the directional derivative of ∇f along u; for
+    logsumexp against the hand form (diag(p) − ppᵀ)u, p = softmax(x), and for xᵀAx against (A + Aᵀ)u."""
     vals = _vals(np.random.default_rng(21))
     g = md.grad(F_MLP, x)
     hu = md.grad(u.T @ g, x)
     _certify(hu, g, x, u, vals)
-    np.testing.assert_allclose(value(hu, vals), value(md.hvp(F_MLP, x, u), vals), rtol=1e-10)
+    x_, u_, a_ = vals[x], vals[u], vals[A]
+    p_ = np.exp(x_) / np.exp(x_).sum()
+    hand = {md.logsumexp(x): (np.diag(p_[:, 0]) - p_ @ p_.T) @ u_, x.T @ A @ x: (a_ + a_.T) @ u_}
+    for f, want in hand.items():
+        np.testing.assert_allclose(value(md.grad(u.T @ md.grad(f, x), x), vals), want, rtol=1e-12, atol=1e-14)
+
+
+def test_symmetric_second_order() -> None:
+    """For symmetric S and a symmetric direction V (hand-derived): tr(SAS) = tr(AS²) has ∇ = sym(AᵀS + SAᵀ) and
+    the HVP ½(AᵀV + VAᵀ + VA + AV); log det S has ∇ = S⁻¹ and the HVP −S⁻¹VS⁻¹ (C 59); md.jvp of the gradient
+    is the same; each against float64 central differences of the numpy gradient along V too."""
+    S, Vs = md.symmetric("S", "n"), md.symmetric("V", "n")
+    rng = np.random.default_rng(31)
+    s_, a_ = _spd(rng), rng.standard_normal((N, N))
+    c = rng.standard_normal((N, N))
+    v_ = (c + c.T) / 2
+    si = np.linalg.inv(s_)
+    sym = lambda m: (m + m.T) / 2  # noqa: E731
+    cases = [(md.trace(S @ A @ S), sym(a_.T @ v_ + v_ @ a_.T), lambda s: sym(a_.T @ s + s @ a_.T)),
+             (md.logdet(S), -si @ v_ @ si, lambda s: np.linalg.inv(s))]
+    env = {S: s_, A: a_, Vs: v_}
+    for f, want, grad_np in cases:
+        for h in (md.hvp(f, S, Vs), md.hvp(f, {S: Vs}), md.jvp(md.grad(f, S), S, Vs)):
+            got = np.asarray(ev(h, {k: env[k] for k in sorted(h.free_symbols, key=lambda s: s.name)}))
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(got, _fd(grad_np, s_, v_), rtol=1e-6, atol=1e-8)
+    with pytest.raises(md.DerivativeError, match="symmetric"):
+        md.hvp(md.logdet(S), S, V)
 
 
 def test_hvp_of_vector_and_matrix_functions_certify() -> None:

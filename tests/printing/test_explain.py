@@ -162,7 +162,7 @@ def test_cli_grad_steps(capsys: pytest.CaptureFixture[str]) -> None:
     assert out[0] == "∂f/∂x for f = x'*A*x, x (n×1):"
     assert out[1].startswith("1. d(x'*A*x) = dx'*A*x + x'*A*dx    [Product rule:")
     assert out[4].startswith("4. ∂f/∂x = (A + A')*x")
-    assert out[-1] == "(A + A')*x"
+    assert out[-1] == "df/dx = (A + A')*x"  # the result, labelled
     assert main(["grad", "logdet(X)", "--wrt", "X", "--steps", "--no-check", "--format", "json"]) == 0
     obj = json.loads(capsys.readouterr().out)
     assert obj["steps"]["X"][0].startswith("d(logdet(X)) = tr(inv(X)*dX)    [Log-determinant rule")
@@ -170,3 +170,64 @@ def test_cli_grad_steps(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.startswith("\\begin{array}{rll}\n1. & \\mathrm{d}\\,\\log\\det")
     assert main(["grad", "A*x", "--wrt", "x", "--seed", "u", "--steps"]) == 2
     assert "--steps" in capsys.readouterr().err
+
+
+def test_the_label_is_the_rearrangement_applied() -> None:
+    """tr(A⁻¹ dA A⁻¹ B) → tr(A⁻¹BA⁻¹ dA) is the cyclic trace (a number times a trace is no entrywise product);
+    sum(B ⊙ dX) → tr(BᵀdX) is the entrywise inner product; dxᵀAx → xᵀAᵀdx a scalar's transpose."""
+    B = md.matrix("B", "n", "n")
+    labels = lambda f, w: [s.rule for s in md.explain(f, w).steps if s.kind == "rearrange"]  # noqa: E731
+    assert labels(md.trace(md.inv(A) @ B), A) == ["the trace is cyclic"]
+    assert labels(-md.trace(md.inv(A) @ B), A) == ["the trace is cyclic"]
+    assert labels(md.sum(B * X), X) == ["the Frobenius inner product is entrywise"]
+    assert labels(md.sum(md.exp(X)), X) == ["the Frobenius inner product is entrywise"]
+    assert labels(x.T @ A @ x, x) == ["a scalar is its own transpose"]
+    assert labels(md.trace(X.T @ B), X) == ["the trace is cyclic"]
+
+
+def test_symmetric_variable_step() -> None:
+    """For symmetric S: tr(A dS) is rearranged by no identity of the trace but by dS = dSᵀ: a "symmetric" step
+    df = ½ tr((A + Aᵀ) dS), which holds for symmetric D and not for a general one (A ≠ Aᵀ); tr(SAS): the cyclic
+    step, the collected tr((AS + SA) dS), then ⟨sym G, dS⟩. Checked in numbers."""
+    S = md.symmetric("S", "n")
+    rng = np.random.default_rng(4)
+    c = rng.standard_normal((3, 3))
+    env = {"A": rng.standard_normal((3, 3)), "S": c @ c.T + np.eye(3)}
+    d = rng.standard_normal((3, 3))
+    Ds, Dg = (d + d.T) / 2, d
+    for f, kinds in ((md.trace(A @ S), ["differential", "differential", "symmetric", "gradient"]),
+                     (md.trace(S @ A @ S), ["differential", "differential", "rearrange", "collect", "symmetric",
+                                             "gradient"])):
+        e = md.explain(f, S)
+        assert [s.kind for s in e.steps] == kinds and e.result == md.grad(f, S)
+        sym = next(s for s in e.steps if s.kind == "symmetric")
+        assert sym.rule == "symmetric variable" and "sym G" in sym.statement
+        df = [s for s in e.steps if s.kind == "differential"][-1].rhs
+        val = lambda ex, D: float(reference(ex, env | {"dS": D}, {"n": 3}).item())  # noqa: E731
+        assert abs(val(sym.rhs, Ds) - val(df, Ds)) < 1e-12
+        assert abs(val(sym.rhs, Dg) - val(df, Dg)) > 1e-3
+        for s in e.steps:
+            if s.kind in ("rearrange", "collect"):  # these hold for every dS, symmetric or not
+                assert abs(val(s.rhs, Dg) - val(df if s.kind == "collect" else s.lhs, Dg)) < 1e-12
+    assert katex_errors([md.explain(md.trace(S @ A @ S), S).latex()]) == []
+
+
+def test_explain_uses_the_public_forward_sweep() -> None:
+    """md.ad.jvp_raw's per-node callback: children first, every non-symbol node with a tangent, its return value
+    carried on; explain.py imports no private name of ad.py."""
+    import inspect
+
+    import matderiv.printing.explain as ex
+    from matderiv.ad import jvp_raw
+    V = md.matrix("V", "n", "n")
+    seen: list[md.Expr] = []
+
+    def visit(n: md.Expr, t: md.Expr) -> md.Expr:
+        seen.append(n)
+        return md.simplify(t)
+    f = md.trace(md.inv(X) @ A)
+    got = jvp_raw(f, {X: V}, visit)
+    assert seen == [md.inv(X), md.inv(X) @ A, f]
+    assert md.simplify(got) == md.simplify(-md.trace(md.inv(X) @ V @ md.inv(X) @ A))
+    src = inspect.getsource(ex)
+    assert "_inner" not in src and "OPS[n.op].jvp" not in src
