@@ -92,7 +92,7 @@ NUMPY: dict[str, Callable[..., Array]] = {
 LEAVES = frozenset({"symbol", "const", "ones", "zeros", "eye", "dimension", "commutation"})
 
 
-def _commutation(m: int, n: int) -> Array:
+def commutation(m: int, n: int) -> Array:
     """K with K vec(A) = vec(Aᵀ) for an m×n A: entry (j + i n, i + j m) is 1."""
     out = np.zeros((m * n, m * n))
     for i in range(m):
@@ -124,7 +124,7 @@ def reference(e: Expr, env: dict[str, Array], dims: dict[str, int]) -> Array:
         elif x.op == "dimension":
             v = _scalar(size(x.params[0]))
         elif x.op == "commutation":
-            v = _commutation(size(x.params[0]), size(x.params[1]))
+            v = commutation(size(x.params[0]), size(x.params[1]))
         elif x.op in NUMPY:
             v = NUMPY[x.op](x, *(memo[y] for y in x.args))
         else:  # pragma: no cover

@@ -10,6 +10,7 @@ import pytest
 
 import matderiv as md
 from conftest import assert_canonical, ev
+from optable import commutation
 
 Array = np.ndarray
 RNG = np.random.default_rng(7)
@@ -32,15 +33,6 @@ def fd_jacobian(F: Callable[[Array], Array], x: Array, h: float = 1e-6) -> Array
 
 def sig(t: Array) -> Array:
     return 1 / (1 + np.exp(-t))
-
-
-def commutation(m: int, n: int) -> Array:
-    """K with K vec(A) = vec(Aᵀ) for m×n A, built entry by entry from its definition."""
-    K = np.zeros((m * n, m * n))
-    for i in range(m):
-        for j in range(n):
-            K[j + i * n, i + j * m] = 1.0
-    return K
 
 
 def check(J: md.Expr, env: dict, want: Array, F: Callable[[Array], Array], x0: Array, tol: float = 1e-6) -> None:
