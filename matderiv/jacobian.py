@@ -21,12 +21,14 @@ its matrix-calculus ``diff`` prints the transpose, denominator layout).
 """
 from __future__ import annotations
 
+from fractions import Fraction
+
 import sympy
 
 from .ad import Wrt, grad, resolve, vjp_raw
 from .core.errors import DerivativeError
 from .core.expr import ONE, Expr, describe, iter_nodes
-from .ops import add, as_expr, diag_matrix, diagpart, eye, kron, matmul, mul, ones, rebuild, symbol, transpose, zeros
+from .ops import add, as_expr, const, diag_matrix, diagpart, eye, kron, matmul, mul, ones, rebuild, symbol, transpose, zeros
 from .ops.vecform import commutation, vec
 from .simplify import simplify
 
@@ -232,12 +234,14 @@ class _ReadOff:
         return [matmul(_selection(x.shape[0]), t) for t in self.terms(x)]  # diag M = S vec M
 
 
-def _wrt(f: Expr, wrt: Wrt) -> Expr:
-    x = resolve(f, wrt)
-    if x.params[1]:  # declared symmetric (a 1×1 symbol is not)
-        raise DerivativeError(f"md.jacobian/md.hessian with respect to the symmetric matrix {describe(x)} is not "
-                              "supported yet: declare it unconstrained (a full matrix) instead")
-    return x
+def on_symmetric(j: Expr, x: Expr) -> Expr:
+    """For a symmetric X the derivative acts on symmetric directions only: J P with P = ½(I + K), the projection
+    vec V ↦ vec sym(V), so that J vec(V) = vec(dF[V]) for every symmetric V and J vec(A) = J vec(sym A) — the vec
+    form of the gradient convention sym(G) (Srinivasan & Panda 2019). Any other X: J."""
+    if not x.symmetric or x.is_scalar:
+        return j
+    k = commutation(x.shape[0], x.shape[0])
+    return simplify(mul(const(Fraction(1, 2)), add(j, matmul(j, k))))
 
 
 def jacobian(F: object, wrt: Wrt) -> Expr:
@@ -245,7 +249,8 @@ def jacobian(F: object, wrt: Wrt) -> Expr:
     vec): an m×n matrix ∂Fᵢ/∂xⱼ for a vector F (m) of a vector x (n), Bᵀ ⊗ A for A X B, K for Xᵀ; a row, the
     transposed gradient, for a scalar F. Read off the VJP with a symbol seed (module docstring)."""
     F0 = as_expr(F, "the expression")
-    return _jacobian(F0, _wrt(F0, wrt), f"the Jacobian of {F0}")
+    x = resolve(F0, wrt)
+    return on_symmetric(_jacobian(F0, x, f"the Jacobian of {F0}"), x)
 
 
 def _terms(F: Expr, x: Expr) -> list[Expr]:
@@ -295,5 +300,6 @@ def hessian(f: object, wrt: Wrt) -> Expr:
     if not f.is_scalar:
         raise DerivativeError(f"md.hessian needs a scalar, but {describe(f)} is not; md.jacobian gives the "
                               "Jacobian of a vector or matrix expression")
-    x = _wrt(f, wrt)
-    return _jacobian(grad(f, x), x, f"the Hessian of {f} (the Jacobian of its gradient {grad(f, x)})")
+    x = resolve(f, wrt)
+    g = grad(f, x)  # sym(G) for a symmetric x
+    return on_symmetric(_jacobian(g, x, f"the Hessian of {f} (the Jacobian of its gradient {g})"), x)
