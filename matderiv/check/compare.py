@@ -204,7 +204,7 @@ class GradReport:
 
     def __post_init__(self) -> None:
         if self.variables and self.reference_digits < MIN_REFERENCE_DIGITS:
-            self.inconclusive.append(f"the reference is good to only {self.reference_digits:g} digits (< "
+            self.inconclusive.append(f"the reference is good to only {max(self.reference_digits, 0.0):g} digits (< "
                                      f"{MIN_REFERENCE_DIGITS:g}): it cannot vouch for the gradient")
         flat = sum(v.unresolved for v in self.variables)
         if flat:
@@ -237,10 +237,11 @@ class GradReport:
             bad = [c for c in v.comparisons if not c.ok or (self.strict and c.kind == "kink")]
             kinks = f", {v.kinks} at a kink" if v.kinks else ""
             if not bad:
-                agree = f"agree to ≥ {v.digits:g} digits" if v.kinks < n else "are at a kink"
+                shown = min(v.digits, self.reference_digits)  # never more than the reference can vouch for
+                agree = f"agree to ≥ {max(shown, 0.0):g} digits" if v.kinks < n else "are at a kink"
                 lines.append(f"{'correct' if not self.inconclusive else 'no disagreement'}: {self.title} for "
                              f"{v.name} — {n} {unit} {agree}{kinks if v.kinks < n else ''} (reference: "
-                             f"{self.reference_kind}, good to {self.reference_digits:g} digits)")
+                             f"{self.reference_kind}, good to {max(self.reference_digits, 0.0):g} digits)")
             else:
                 lines.append(f"FAILED: {self.title} for {v.name} — {len(bad)} of {n} {unit} disagree{kinks}")
                 for c in bad[:3]:
@@ -252,7 +253,7 @@ class GradReport:
                                  f"{v.located_evals} evaluations): {v.located[0].line()}")
                     for e in v.located[1:]:
                         lines.append(f"  also wrong: {e.line()}")
-        lines.append(f"  reference: {self.reference}; good to {self.reference_digits:g} digits")
+        lines.append(f"  reference: {self.reference}; good to {max(self.reference_digits, 0.0):g} digits")
         lines.append(f"  tolerance: {self.tolerance}")
         for note in self.notes:
             lines.append(f"  note: {note}")

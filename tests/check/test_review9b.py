@@ -1,0 +1,68 @@
+"""Second review round of issue 9: false passes and messages of md.check / md.gradcheck (references: hand-derived
+gradients; the wrong ones differ from them by a known factor)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import matderiv as md
+
+
+# ---- F3: complex values are refused, not cast -------------------------------------------------------------------
+def test_complex_gradient_refused() -> None:
+    X = md.matrix("X", 3, 3)
+    with pytest.raises(md.ArgumentError, match="complex"):
+        md.check(md.logdet(X), X, grad=lambda X: np.linalg.inv(X).T + 1e-3j)
+    with pytest.raises(md.ArgumentError, match="complex"):
+        md.check(md.logdet(X), X, grad=lambda X: np.linalg.inv(X).T + 0j)
+
+
+def test_gradcheck_complex_output_and_grad_refused() -> None:
+    with pytest.raises(md.ArgumentError, match="complex"):
+        md.gradcheck(lambda x: np.sum(x * x) + 1j, (np.ones(3),), grad=lambda x: 2 * x)
+    with pytest.raises(md.ArgumentError, match="complex"):
+        md.gradcheck(lambda x: np.sum(x * x), (np.ones(3),), grad=lambda x: 2 * x + 1j)
+    with pytest.raises(md.ArgumentError, match="complex"):
+        md.gradcheck(lambda x: np.sum(np.abs(x) ** 2), (np.ones(3, dtype=complex),), grad=lambda x: 2 * x)
+
+
+# ---- F4: one direction scale for md.check and md.gradcheck -----------------------------------------------------------
+@pytest.mark.parametrize("i", range(4))
+def test_badly_scaled_input_check_catches_one_percent(i: int) -> None:
+    x0 = np.array([1e-8, 1e8, 3.0, 2e-8])
+    X = md.vector("x", 4)
+    m = np.ones(4)
+    m[i] = 1.01
+    assert not md.check(md.sum(md.log(X)), X, grad=lambda x: m / x, at={"x": x0})
+    assert md.check(md.sum(md.log(X)), X, grad=lambda x: 1 / x, at={"x": x0})
+    assert not md.gradcheck(lambda x: np.sum(np.log(x)), (x0,), grad=lambda x: m / x)
+
+
+# ---- E: messages ----------------------------------------------------------------------------------------------------
+def test_messages() -> None:
+    X = md.matrix("X", 3, 3)
+    with pytest.raises(md.ArgumentError, match="returned None"):
+        md.check(md.logdet(X), X, grad=lambda X: None)
+    with pytest.raises(md.ShapeError, match=r"\(9,\)"):
+        md.check(md.logdet(X), X, grad=lambda X: np.linalg.inv(X).T.ravel())
+    with pytest.raises(md.CheckError, match="returned None"):
+        md.gradcheck(lambda x: None, (np.ones(2),), grad=lambda x: x)
+    with pytest.raises(md.ArgumentError, match=r"point has a non-finite entry: input 'x'\[0\] is nan"):
+        md.gradcheck(lambda x: (x ** 2).sum(), (np.array([np.nan, 1.0]),), grad=lambda x: 2 * x)
+    with pytest.raises(md.ArgumentError, match="no entries"):
+        md.gradcheck(lambda x: x.sum(), (np.ones(0),), grad=lambda x: x)
+
+
+def test_from_torch_unsupported_layer() -> None:
+    torch = pytest.importorskip("torch")
+    with pytest.raises(md.ArgumentError, match="Conv1d is not supported; supported layers: Linear"):
+        md.from_torch(torch.nn.Conv1d(1, 1, 3), (5,))
+
+
+def test_agreement_capped_at_reference_digits() -> None:
+    torch = pytest.importorskip("torch")
+    x = torch.ones(3, dtype=torch.double, requires_grad=True)
+    r = md.gradcheck(lambda x: (x ** 2).sum(), (x * 2,))
+    first = str(r).splitlines()[0]
+    agree = float(first.split("agree to ≥ ")[1].split(" digits")[0])
+    assert r.ok and agree <= r.reference_digits
