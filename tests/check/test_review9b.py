@@ -66,3 +66,52 @@ def test_agreement_capped_at_reference_digits() -> None:
     first = str(r).splitlines()[0]
     agree = float(first.split("agree to ≥ ")[1].split(" digits")[0])
     assert r.ok and agree <= r.reference_digits
+
+
+# ---- F1: a kink entry does not hide errors elsewhere (inputs over 400 entries) ----------------------------------------
+def _abs_problem() -> tuple[np.ndarray, np.ndarray]:
+    x0 = np.random.default_rng(0).standard_normal(500)
+    x0[0] = 0.0
+    wrong = np.ones(500)
+    wrong[5] = 1 + 1e-3
+    return x0, wrong
+
+
+def test_kink_does_not_hide_error_gradcheck_large() -> None:
+    x0, wrong = _abs_problem()
+    fmp = lambda x: sum(abs(v) for v in x)  # noqa: E731   d/dx Σ|x| = sign(x) away from 0
+    r = md.gradcheck(fmp, (x0,), grad=lambda x: np.sign(x) * wrong)
+    assert not r and r["x"].located[0].index == (5,)
+    ok = md.gradcheck(fmp, (x0,), grad=np.sign)
+    assert ok and ok.kinks >= 1 and ok["x"].kink_entries == ["x[0]"]
+
+
+def test_kink_does_not_hide_error_check_large() -> None:
+    x0, wrong = _abs_problem()
+    xv = md.vector("x", 500)
+    r = md.check(md.sum(md.abs(xv)), xv, grad=lambda x: np.sign(x) * wrong, at={"x": x0})
+    assert not r and r["x"].located[0].index == (5,)
+    assert md.check(md.sum(md.abs(xv)), xv, grad=np.sign, at={"x": x0})
+
+
+# ---- A1: several relu units at 0 along one line are a kink, not a failure ---------------------------------------------
+@pytest.mark.parametrize("rows", [10, 30])
+def test_relu_zero_row_is_a_kink(rows: int) -> None:
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    W = torch.randn(20, 10, dtype=torch.double)
+    x = torch.randn(rows, 20, dtype=torch.double)
+    x[0] = 0
+    x.requires_grad_()
+    r = md.gradcheck(lambda x: torch.relu(x @ W), (x,))
+    assert r and r.kinks >= 1
+    # a wrong backward in a non-kink row is still found: the hand-derived VJP of relu(xW), (S ∘ 1[xW > 0]) Wᵀ,
+    # with row 3 scaled by 1 + 1e-4
+    def vjp(x: np.ndarray, S: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        g = (S * (x @ W.numpy() > 0)) @ W.numpy().T
+        g[3] *= 1 + 1e-4
+        return g
+    bad = md.gradcheck(lambda x: np.maximum(np.asarray(x, dtype=float) @ W.numpy(), 0.0), (x.detach().numpy(),),
+                       grad=vjp)
+    assert not bad and {e.index[0] for e in bad["x"].located} == {3}
