@@ -115,3 +115,17 @@ def test_relu_zero_row_is_a_kink(rows: int) -> None:
     bad = md.gradcheck(lambda x: np.maximum(np.asarray(x, dtype=float) @ W.numpy(), 0.0), (x.detach().numpy(),),
                        grad=vjp)
     assert not bad and {e.index[0] for e in bad["x"].located} == {3}
+
+
+# ---- F2: a float64 reference next to a kink does not pass a wrong gradient ----------------------------------------
+@pytest.mark.parametrize("delta", [1e-10, 1e-11, 1e-12, 1e-13])
+def test_float64_reference_next_to_a_kink(delta: float) -> None:
+    x0 = np.array([0.5, -0.3, 1.2])
+    c = x0 + np.array([delta, 0.9, 0.9])
+    f = lambda x: float(np.abs(np.asarray(x, float) - c).sum())  # noqa: E731   gradient sign(x - c) = (-1, -1, -1)
+    for seed in range(3):
+        r = md.gradcheck(f, (x0,), grad=lambda x: np.sign(x - c) * np.array([0.0, 1, 1]), rng=seed)
+        # never a smooth pass: the kink within the steps is seen (a kink, or an inconclusive reference)
+        assert not r or (r.kinks >= 1 and r.reference_digits <= 6)
+        if r:
+            assert r["x"].comparisons[0].kind == "kink"
