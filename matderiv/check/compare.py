@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
+import mpmath
 import numpy as np
 
 from ..core.errors import ArgumentError
@@ -319,6 +320,13 @@ def compare_direction(label: str, g: np.ndarray, d: np.ndarray, num: Numeric, no
     """``scale`` divides the reported values (entries mode: the unit direction was scaled by it). Relative errors
     and digits are taken against max(|numeric|, num.zero): a derivative that is 0 ± round-off is not 0 digits."""
     a = dot_exact(g, d)
+    unit = _unit(a, num.central)
+    if unit is not None:  # values below float64's range (inputs of 1e-150): compared in units of their size
+        a = a / unit
+        num = replace(num, central=num.central / unit, left=None if num.left is None else num.left / unit,
+                      right=None if num.right is None else num.right / unit)
+        label = f"{label} (in units of {mpmath.nstr(unit, 1)})"
+        noise = 0.0  # the gradient's own round-off is below the floor u·|∂φ[D]| at this scale
     tol = tolerance(g, d, noise, num, rho)
     kind = classify(a, num, tol)
     diff = abs(_f(a - num.central))
@@ -330,6 +338,16 @@ def compare_direction(label: str, g: np.ndarray, d: np.ndarray, num: Numeric, no
                       rel_err=diff / ref if ref else (0.0 if diff == 0 else math.inf), tol=tol / scale,
                       digits=digits_of(diff, ref, cap) if ref else (cap if diff <= tol else 0.0), kind=kind,
                       left=left, right=right)
+
+
+def _unit(a: Any, central: Any) -> Any:
+    """A power of ten to divide the values by when they are mpf numbers below float64's normal range, else None."""
+    if not isinstance(a, mpmath.mpf) or not isinstance(central, mpmath.mpf):
+        return None
+    top = max(abs(a), abs(central))
+    if top == 0 or top > mpmath.mpf("1e-250"):
+        return None
+    return mpmath.mpf(10) ** int(mpmath.floor(mpmath.log10(top)))
 
 
 def entry_index(shape: tuple[int, ...], k: int) -> tuple[int, ...]:
@@ -350,6 +368,10 @@ def locate(name: str, w: int, g: np.ndarray, d: np.ndarray, reference: Any, nois
         db = db.reshape(np.shape(d))
         num = reference.directional(w, db, one_sided=False, sanity=False)
         a = dot_exact(gflat.reshape(np.shape(d)), db)
+        unit = _unit(a, num.central)
+        if unit is not None:  # below float64's range: in units of the values' size (as compare_direction)
+            scaled = replace(num, central=num.central / unit)
+            return abs(_f((a - num.central) / unit)), tolerance(gflat.reshape(np.shape(d)), db, 0.0, scaled, rho), num
         tol = tolerance(gflat.reshape(np.shape(d)), db, noise(w, db), num, rho)
         return abs(_f(a - num.central)), tol, num
 
@@ -362,7 +384,7 @@ def locate(name: str, w: int, g: np.ndarray, d: np.ndarray, reference: Any, nois
             k = block[0]
             if num is None:
                 _, _, num = evaluate(block)
-            numeric = _f(num.central) / dflat[k]
+            numeric = _f(num.central / dflat[k]) if isinstance(num.central, mpmath.mpf) else _f(num.central) / dflat[k]
             an = float(gflat[k])
             diff = abs(an - numeric)
             found.append(Entry(name=name, index=entry_index(shape, k), analytic=an, numeric=numeric,

@@ -32,16 +32,22 @@ SANITY_STEPS = ("1e-8", "2e-8")  # the mpmath reference's steps far above float6
 
 
 SPREAD = 1e6  # an array whose nonzero magnitudes span more than this is badly scaled: each entry gets its own step
+SMALL = 1e-2  # an array whose entries are all below this in magnitude is scaled by their rms (non-zero entries)
 
 
 def entry_scales(x: np.ndarray, per_entry: bool) -> np.ndarray:
-    """The scale of each entry of a direction: max(1, max|x|) for every entry — or, with ``per_entry`` and a badly
+    """The scale of each entry of a direction — one function for md.check's mpmath directions and md.gradcheck's
+    float64 ones: max(1, max|x|) for every entry; the rms of the nonzero |xᵢ| for a small x (every |xᵢ| < SMALL,
+    so that sin(x)³ at x ≈ 1e-4 or x³ at 1e-150 is probed on its own scale: the steps are relative) — or, with
+    ``per_entry`` and a badly
     scaled x (nonzero magnitudes spanning more than SPREAD), |xᵢ| itself (a zero entry takes the smallest nonzero
     |xⱼ|), so that entries of 1e-8 next to 1e8 each move by a fraction of themselves. A well-scaled x keeps the
     array-wide scale: every entry weighs alike in ⟨G, D⟩, and a single wrong entry shows best."""
     a = np.abs(np.asarray(x, dtype=float))
     nz = a[a > 0]
     if not per_entry or not nz.size or float(nz.max()) <= SPREAD * float(nz.min()):
+        if nz.size and float(nz.max()) < SMALL:  # a small input (1e-4 … 1e-150): moves of 1 would leave its scale
+            return np.full(a.shape, float(np.sqrt(np.mean((nz / nz.max()) ** 2))) * float(nz.max()))
         return np.full(a.shape, max([1.0] + a.ravel().tolist()))
     return np.where(a > 0, a, float(nz.min()))
 
@@ -98,7 +104,7 @@ def worst_digits(errors: Sequence[tuple[float, float, float]], zero: float, cap:
 def dot_exact(g: np.ndarray, d: np.ndarray) -> Any:
     """Σ gᵢ dᵢ of two float64 arrays as an mpf, exact up to 10^−(mp.dps) (products of floats need 106 bits)."""
     gs, ds = np.asarray(g, dtype=float).ravel(), np.asarray(d, dtype=float).ravel()
-    nz = np.nonzero(gs * ds)[0] if gs.size else []
+    nz = np.nonzero((gs != 0) & (ds != 0))[0] if gs.size else []  # not gs * ds: it underflows at 1e-150 scales
     with mpmath.workprec(max(mpmath.mp.prec, 120) + 40):
         return +mpmath.fsum(mpmath.mpf(float(gs[k])) * mpmath.mpf(float(ds[k])) for k in nz)
 

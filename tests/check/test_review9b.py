@@ -129,3 +129,22 @@ def test_float64_reference_next_to_a_kink(delta: float) -> None:
         assert not r or (r.kinks >= 1 and r.reference_digits <= 6)
         if r:
             assert r["x"].comparisons[0].kind == "kink"
+
+
+# ---- A2: small inputs are probed on their own scale ----------------------------------------------------------------
+@pytest.mark.parametrize("scale", [1e-4, 1e-6, 1e-8, 1e-12])
+def test_float64_reference_small_inputs(scale: float) -> None:
+    x0 = np.array([0.3, -0.7, 1.1]) * scale
+    f = lambda x: float(np.sum(np.sin(np.asarray(x, float)) ** 3))  # noqa: E731
+    g = lambda x: 3 * np.sin(x) ** 2 * np.cos(x)  # noqa: E731   d/dx sin³x = 3 sin²x cos x
+    r = md.gradcheck(f, (x0,), grad=g)
+    assert r and r.reference_kind == "float64" and r.reference_digits >= 8
+    assert not md.gradcheck(f, (x0,), grad=lambda x: g(x) * np.array([1, 1 + 1e-4, 1]))
+
+
+def test_mpmath_reference_tiny_inputs() -> None:
+    x0 = np.array([0.3, -0.7, 1.1]) * 1e-150
+    r = md.gradcheck(lambda x: np.sum(x * x * x), (x0,), grad=lambda x: 3 * x ** 2)  # d/dx Σx³ = 3x²
+    assert r and r.reference_digits >= 25 and "-0" not in str(r)
+    bad = md.gradcheck(lambda x: np.sum(x * x * x), (x0,), grad=lambda x: 3 * x ** 2 * np.array([1, 1.001, 1]))
+    assert not bad and bad["x"].located[0].index == (1,)
