@@ -156,6 +156,7 @@ class VariableResult:
     strict: bool = False
     located_evals: int = 0
     kink_entries: list[str] = field(default_factory=list)  # the kink entries found (a variable of > 400 entries)
+    by_entries: bool = False  # compared entry by entry (mode="entries", or a kink settled so)
 
     @property
     def unsettled(self) -> int:
@@ -246,9 +247,9 @@ class GradReport:
         raise KeyError(name)
 
     def __str__(self) -> str:
-        unit = "entries" if self.mode == "entries" else "directions"
         lines = [f"INCONCLUSIVE: {self.title} — {reason}" for reason in self.inconclusive]
         for v in self.variables:
+            unit = "entries" if v.by_entries else "directions"
             n = len(v.comparisons)
             bad = [c for c in v.comparisons if not c.ok or (self.strict and c.kind == "kink")]
             kinks = f", {v.kinks} at a kink" if v.kinks else ""
@@ -536,7 +537,8 @@ def run(names: Sequence[str], wrt: Sequence[int], x0: Sequence[np.ndarray], grad
                 kink_at = [label_of(names[w], shape, k) for k in found]
                 failing += [(c.abs_err / c.tol if c.tol else math.inf, dz) for c, dz in extra if c.kind == "mismatch"]
                 comps = comps + [c for c, _ in extra]
-        res = VariableResult(name=names[w], shape=shape, comparisons=comps, strict=strict, kink_entries=kink_at)
+        res = VariableResult(name=names[w], shape=shape, comparisons=comps, strict=strict, kink_entries=kink_at,
+                             by_entries=entrywise)
         if entrywise:
             bad = [(c, k) for k, c in enumerate(comps) if c.kind == "mismatch"]
             res.located = sorted((Entry(names[w], entry_index(shape, k), c.analytic, c.numeric, c.abs_err,

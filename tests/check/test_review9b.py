@@ -148,3 +148,9 @@ def test_mpmath_reference_tiny_inputs() -> None:
     assert r and r.reference_digits >= 25 and "-0" not in str(r)
     bad = md.gradcheck(lambda x: np.sum(x * x * x), (x0,), grad=lambda x: 3 * x ** 2 * np.array([1, 1.001, 1]))
     assert not bad and bad["x"].located[0].index == (1,)
+
+
+def test_entrywise_settle_says_entries() -> None:
+    x = md.vector("x", 3)
+    r = md.check(md.sum(md.abs(x)), x, grad=np.sign, at={"x": [0.0, 0.5, -1.0]})
+    assert r and r.kinks == 1 and "3 entries agree" in str(r).splitlines()[0]
