@@ -455,22 +455,29 @@ def settle_kinks(name: str, w: int, g: np.ndarray, kinked: list[tuple[int, np.nd
     kinks: set[int] = set()
     start = reference.evals
     out: list[tuple[Comparison, np.ndarray]] = []
+    flips = np.random.default_rng(len(kinked))
     for j, d in kinked:
         c = None
-        for _ in range(4):
+        for attempt in range(4):
             dz = _zeroed(d, sorted(kinks))
             if not np.any(dz):
                 c = None
                 break
-            num = reference.directional(w, dz, one_sided=True, sanity=False)
-            c = compare_direction(f"direction {j + 1} without the {len(kinks)} kink entries", g, dz, num,
+            num = reference.directional(w, dz, one_sided=True)
+            what = f"without the {len(kinks)} kink entries" if kinks else "with random signs flipped" if attempt \
+                else "again"
+            c = compare_direction(f"direction {j + 1} {what}", g, dz, num,
                                   noise(w, dz), cap, 1.0, rho)
             left = KINK_BUDGET - (reference.evals - start)
             if c.kind != "kink" or left <= 0:
                 break
             more = set(kink_entries(w, g, dz, reference, noise, rho, left)) - kinks
             if not more:
-                break
+                # no entry's own line has a kink: the kink lies on D's line near the point, not at it (a relu unit
+                # crossing 0 within the steps, as in a network at a generic input); D with random signs flipped
+                # moves its pre-activations elsewhere
+                d = np.asarray(d, dtype=float) * flips.choice([-1.0, 1.0], np.shape(d))
+                continue
             kinks |= more
         if c is not None:
             if c.kind == "kink":
