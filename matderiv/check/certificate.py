@@ -666,7 +666,7 @@ def _mpmath_digits(syms: list[Expr], phi: Expr, formulas: list[Expr], ws: list[E
 
 def _direction(w: Expr, shape: tuple[int, int], value: np.ndarray, gen: np.random.Generator) -> np.ndarray:
     """A random direction of W's shape (symmetric for a symmetric W), scaled like W's entries."""
-    d = random_direction(np.asarray(value, dtype=float).reshape(shape), gen)
+    d = random_direction(np.asarray(value, dtype=float).reshape(shape), gen, per_entry=True)
     if w.symmetric and not w.is_scalar:
         d = (d + d.T) / 2
     return d

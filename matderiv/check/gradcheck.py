@@ -98,11 +98,23 @@ class _Func:
                     if arr.dtype.kind in "fiu" and not isinstance(v, (int, np.integer)):
                         self.diff.append(k)
                         continue
+                    if arr.dtype.kind == "c":
+                        raise ArgumentError(f"gradcheck: input {k} is complex ({arr.dtype}); gradients are checked "
+                                            f"for real inputs only")
                     if arr.dtype.kind == "O":
                         raise ArgumentError(f"gradcheck: input {k} is not an array of numbers")
             if not self.diff:
                 raise ArgumentError("gradcheck: no input is a float array to differentiate")
             self.x0 = [np.asarray(self.inputs[k], dtype=float) for k in self.diff]
+        names = _input_names(func, len(self.inputs))
+        for k, x in zip(self.diff, self.x0):
+            if x.size == 0:
+                raise ArgumentError(f"gradcheck: input {names[k]!r} has no entries (shape {x.shape}): nothing to check")
+            if not np.all(np.isfinite(x)):
+                bad = int(np.flatnonzero(~np.isfinite(x.ravel()))[0])
+                raise ArgumentError(f"gradcheck: the point has a non-finite entry: input {names[k]!r}"
+                                    f"{[int(i) for i in np.unravel_index(bad, x.shape)] if x.ndim else ''} is "
+                                    f"{x.ravel()[bad]}; choose a finite point")
         out = self._outputs64(self.x0)
         self.seeds = [np.ones(()) if o.size == 1 and o.ndim <= 1 or o.ndim == 0 else gen.standard_normal(o.shape)
                       for o in out]
@@ -126,11 +138,17 @@ class _Func:
             torch = _torch()
             with torch.no_grad():
                 out = self._call(self._args(xs, lambda x, k: torch.as_tensor(np.asarray(x, dtype=float))))
-            return [o.detach().cpu().numpy().astype(float) if _is_torch(o) else np.asarray(o, dtype=float)
-                    for o in self._as_outputs(out)]
-        out = self._call(self._args(xs, lambda x, k: np.asarray(x, dtype=float)))
+            outs = [o.detach().cpu().numpy() if _is_torch(o) else o for o in self._as_outputs(out)]
+        else:
+            outs = self._as_outputs(self._call(self._args(xs, lambda x, k: np.asarray(x, dtype=float))))
         res = []
-        for o in self._as_outputs(out):
+        for o in outs:
+            if o is None:
+                raise CheckError(f"gradcheck: {_name_of(self.func)} returned None (a missing return?)")
+            if np.iscomplexobj(o):
+                raise ArgumentError(f"gradcheck: {_name_of(self.func)} returned a complex value "
+                                    f"({np.asarray(o).dtype}); the checked function must be real-valued (its imaginary "
+                                    f"part would be dropped)")
             try:
                 res.append(np.asarray(o, dtype=float))
             except (TypeError, ValueError) as exc:

@@ -39,13 +39,20 @@ def as_array(value: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
     """A user's gradient value (array, list, number, torch tensor) as a float array of ``shape``."""
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
         value = value.detach().cpu().numpy()
+    if value is None:
+        raise ArgumentError(f"{what} is None: the function returned None (a missing return?)")
+    if np.iscomplexobj(value):  # the imaginary part would be dropped silently by a float conversion
+        raise ArgumentError(f"{what} is complex ({np.asarray(value).dtype}): gradients of real functions are real; "
+                            f"return the real array (np.real(...) if its imaginary part is 0 by construction)")
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError) as exc:
         raise ArgumentError(f"{what} is not an array of numbers: {type(value).__name__} ({exc})") from None
     size = int(np.prod(shape)) if shape else 1
-    if arr.size != size or (arr.ndim == 2 and len(shape) == 2 and arr.shape != shape) or \
-            (len(shape) == 1 and arr.ndim == 2 and 1 not in arr.shape):
+    if arr.size != size or (arr.ndim >= 2 and len(shape) == 2 and arr.shape != shape) or \
+            (len(shape) == 2 and 1 not in shape and arr.ndim != 2) or \
+            (len(shape) == 1 and arr.ndim == 2 and 1 not in arr.shape) or \
+            (len(shape) >= 3 and [n for n in arr.shape if n != 1] != [n for n in shape if n != 1]):
         raise ShapeError(f"{what} has shape {arr.shape}, but the variable's shape is {shape}")
     return arr.reshape(shape)
 
@@ -261,7 +268,7 @@ def check_values(title: str, phi_mp: Callable[[list[np.ndarray]], Any], names: l
         noise = noise_from_reference(reference, names, nat, gen)
     variables = [] if inconclusive else run(names, wrt_index, xs, base, reference, noise,
                                             {names.index(n): dirs[n] for n in wrt_names}, mode, strict, cap=16.0,
-                                            rho=rho)
+                                            rho=rho, per_entry=True)
     if rho > 1e3 * U:
         notes.append(f"the expression loses digits to cancellation in float64 (relative error {rho:.1e}): the "
                      f"tolerance allows the gradient as many")

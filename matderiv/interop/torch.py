@@ -42,6 +42,9 @@ def _sequential(module: Any) -> tuple[Any, str]:
     children = list(module.named_children())
     if len(children) == 1 and isinstance(children[0][1], nn.Sequential):
         return children[0][1], children[0][0] + "."
+    if not children and type(module).__name__ not in SUPPORTED:  # a single layer of a kind from_torch lacks
+        raise ArgumentError(f"from_torch: {type(module).__name__} is not supported; supported layers: "
+                            f"{', '.join(SUPPORTED)} (in an nn.Sequential)")
     kinds = ", ".join(f"{n} ({type(c).__name__})" for n, c in children) or "none"
     raise ArgumentError(f"from_torch: needs an nn.Sequential, or a module holding exactly one; "
                         f"{type(module).__name__} has the children {kinds}")
