@@ -58,6 +58,7 @@ class SecondReport:
     dims: dict[str, int]
     directions: int
     first_order: Any = None       # the first-order certificate run to choose the point
+    direction: Expr | None = None  # the direction symbol of an HVP or a JVP
     numpy_error: str | None = None
     values: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
@@ -84,7 +85,8 @@ class SecondReport:
         return f"{head}: {', '.join(parts)}, dps {self.dps}" + (f" at {dims}" if dims else "") + f"; rng {self.rng}"
 
     def __str__(self) -> str:
-        what = {"hessian": "∇²", "jacobian": "J", "hvp": "∇²·V", "jvp": "dF[V]"}[self.kind]
+        v = self.direction.name if self.direction is not None else "V"
+        what = {"hessian": "∇²", "jacobian": "J", "hvp": f"∇²·{v}", "jvp": f"dF[{v}]"}[self.kind]
         return f"{what} of ({_short(self.f)}) w.r.t. {self.wrt.name} = {_short(self.formula)}  — {self.summary()}"
 
 
@@ -218,6 +220,9 @@ def _directional(formula: object, direction: object, x: Expr, what: str) -> tupl
     if not isinstance(v, Expr) or not v.is_symbol or v.shape != x.shape:
         raise ArgumentError(f"{what}: direction must be the symbol of the formula with the shape of "
                             f"{describe(x)} in which it is linear, got {direction!r}")
+    if v == x:
+        raise ArgumentError(f"{what}: the direction {v.name!r} is the variable itself; a direction is held "
+                            f"constant — write the formula in a new symbol of {x.name}'s shape")
     return e, v
 
 
@@ -285,7 +290,8 @@ def _certify(kind: str, f: Expr, x: Expr, formula: Expr, first: Expr, at: Mappin
     ok = bool(base.ok) and d1 >= need and (d2 is None or d2 >= need) and bool(numpy_ok)
     return SecondReport(ok=ok, kind=kind, f=f, wrt=x, formula=formula, digits_first=d1, digits_second=d2,
                         digits_numpy=dn, dps=dps, rng=int(rng), dims=dims, directions=directions,
-                        first_order=base, numpy_error=numpy_error, values={s.name: values[s] for s in syms})
+                        first_order=base, direction=direction, numpy_error=numpy_error,
+                        values={s.name: values[s] for s in syms})
 
 
 def _numpy_digits(syms: list[Expr], formula: Expr, values: dict[Expr, np.ndarray], dirs: list[np.ndarray],

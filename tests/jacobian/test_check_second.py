@@ -191,3 +191,15 @@ def test_order_2_candidate_errors() -> None:
         md.check(f, x, order=2, grad=md.matrix("B", "n", "n"))
     with pytest.raises(md.ArgumentError, match="dps"):
         md.check(f, x, order=2, dps=-3)
+
+
+def test_the_direction_must_not_be_the_variable() -> None:
+    x = md.vector("x", "n")
+    with pytest.raises(md.ArgumentError, match="the direction 'x' is the variable itself"):
+        md.check_hvp(x.T @ x, x, 2 * x, x)
+
+
+def test_the_report_names_the_direction() -> None:
+    x, u = md.vector("x", "n"), md.vector("U", "n")
+    rep = md.check_hvp(x.T @ x, x, 2 * u, u, dps=30)  # ∇²(xᵀx) = 2I
+    assert rep and str(rep).startswith("∇²·U of (x.T @ x)")
