@@ -189,7 +189,8 @@ def second_json(d: SecondDerivation, code: str) -> dict[str, Any]:
         "numpy": code,
         "check": None if r is None else {
             "ok": bool(r.ok), "dps": r.dps, "rng": r.rng, "dims": dict(r.dims),
-            "digits_first": r.digits_first, "digits_second": r.digits_second, "digits_numpy": r.digits_numpy,
+            "digits_mpmath": {x: r.digits_first}, "digits_numpy": {x: r.digits_numpy},
+            "digits_second": r.digits_second,  # second differences of f (Hessians; null for Jacobians)
         },
     }
 

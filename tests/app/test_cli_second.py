@@ -61,6 +61,7 @@ def test_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["kinds"] == {"X": {"kind": "matrix", "how": "default: upper-case names"}}
     assert list(doc["derivative"]) == list(doc["latex"]) == list(doc["equation"]) == ["X"]
     assert doc["check"]["ok"] and doc["check"]["digits_second"] >= 5
+    assert set(doc["check"]["digits_mpmath"]) == set(doc["check"]["digits_numpy"]) == set(doc["wrt"])
     rc, out, _ = run(capsys, "jacobian", "X'", "--wrt", "X", "--format", "json", "--no-check")
     doc = json.loads(out)
     assert rc == 0 and doc["check"] is None and doc["derivative"] == {"X": "K(n, m)"}
