@@ -50,8 +50,25 @@ NO_NUMPY = "no numpy code"  # the formula needs a function numpy lacks: the cert
 SECOND: list[Callable[..., Any]] = []  # check(order=2): matderiv.check.second.check_second, registered there
 
 
+class Verdict:
+    """What every certificate report shares: truthy when it passes; the digits it needs, mpmath dps − ``margin``
+    and float64 NUMPY_DIGITS."""
+
+    ok: bool
+    dps: int
+    margin = MARGIN
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    @property
+    def thresholds(self) -> tuple[float, float]:
+        """(mpmath digits needed, float64 digits needed)."""
+        return float(self.dps - self.margin), NUMPY_DIGITS
+
+
 @dataclass
-class CheckReport:
+class CheckReport(Verdict):
     """The certificate of ``d φ / d W`` for each W; ``bool(report)`` is ``report.ok``."""
 
     ok: bool
@@ -68,14 +85,6 @@ class CheckReport:
     directions: int = 3
     numpy_error: str | None = None
     values: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    @property
-    def thresholds(self) -> tuple[float, float]:
-        """(mpmath digits needed, float64 digits needed)."""
-        return float(self.dps - MARGIN), NUMPY_DIGITS
 
     @property
     def numpy_written(self) -> bool:

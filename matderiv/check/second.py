@@ -32,19 +32,19 @@ from ..core.errors import ArgumentError, DerivativeError, MatderivError, ShapeEr
 from ..core.expr import Expr, describe, fmt_shape
 from ..jacobian import hessian, jacobian, seed_for
 from ..ops import as_expr
-from .certificate import SECOND, _direction, _parse_candidates, check
+from .certificate import NUMPY_DIGITS, SECOND, Verdict, _direction, _parse_candidates, _short, check, fmt_digits
 from .compare import check_options
 
 MARGIN = 15  # mpmath digits must reach dps − MARGIN
-NUMPY_DIGITS = 8.0
 NUMPY_CAP = 16.0
 
 
 @dataclass
-class SecondReport:
+class SecondReport(Verdict):
     """The certificate of a Hessian (``kind="hessian"``), a Jacobian (``"jacobian"``), a Hessian-vector product
     (``"hvp"``) or a Jacobian-vector product (``"jvp"``)."""
 
+    margin = MARGIN  # second-order certificates need dps − 15 digits (issue 7.9)
     ok: bool
     kind: str
     f: Expr
@@ -61,14 +61,6 @@ class SecondReport:
     direction: Expr | None = None  # the direction symbol of an HVP or a JVP
     numpy_error: str | None = None
     values: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    @property
-    def thresholds(self) -> tuple[float, float]:
-        """(mpmath digits needed, float64 digits needed)."""
-        return float(self.dps - MARGIN), NUMPY_DIGITS
 
     def summary(self) -> str:
         """One line: ``certified: 35 digits (mpmath differences of the gradient), 30 digits (second differences
@@ -91,12 +83,7 @@ class SecondReport:
 
 
 def _fmt(d: float | None) -> str:
-    return "?" if d is None else f"{d:.0f}" if d == int(d) else f"{d:.1f}"
-
-
-def _short(e: Expr, limit: int = 300) -> str:
-    t = str(e)
-    return t if len(t) <= limit else f"{t[:limit // 2]} … {t[-limit // 2:]}"
+    return "?" if d is None else fmt_digits(d)
 
 
 def _mp(a: np.ndarray) -> mpmath.matrix:
