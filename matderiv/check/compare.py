@@ -223,6 +223,11 @@ class GradReport:
             self.inconclusive.append(f"along {flat} direction(s) the function's float64 value did not change at any "
                                      f"step while the analytic derivative is not 0: float64 differences cannot "
                                      f"resolve it (give a function that computes with mpmath numbers)")
+        at_kinks = [v.name for v in self.variables if v.comparisons and all(c.kind == "kink" for c in v.comparisons)]
+        if at_kinks and not self.strict:
+            self.inconclusive.append(f"every comparison of {', '.join(at_kinks)} lies at a kink, where any value can be "
+                                     f"a valid one-sided mix (several kinks on one line): nothing vouches for the "
+                                     f"gradient there (check at a point away from the kinks)")
         unsettled = sum(v.unsettled for v in self.variables)
         if unsettled:
             self.inconclusive.append(f"{unsettled} direction(s) through a kink still cross one with the kink entries "

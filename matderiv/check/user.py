@@ -179,9 +179,11 @@ def noise_from_reference(reference: MpmathReference, names: Sequence[str], value
 
 def relative_roundoff(phi64: Callable[[list[np.ndarray]], float] | None, phi_mp: Callable[[list[np.ndarray]], Any],
                       xs: Sequence[np.ndarray], gen: np.random.Generator) -> float:
-    """ρ: the relative float64 error of φ (its numpy code against mpmath at 30 digits), the largest at x and at two
-    points moved by a relative 2⁻⁶ at most (a single point may round luckily); u when φ has no numpy code, or when
-    ρ ≤ 2⁻⁴⁰ (such round-off the moves of :func:`measure_noise` re-draw)."""
+    """ρ: the relative float64 error of φ (its numpy code against mpmath at 30 digits), the larger at two points
+    moved by a relative 2⁻⁶ at most (a single point may round luckily); u when φ has no numpy code, or when
+    ρ ≤ 2⁻⁴⁰ (such round-off the moves of :func:`measure_noise` re-draw). Never at x itself: where φ(x) ≈ 0 (a
+    constraint on its surface, log det of a rotation) φ's float value is all rounding, ρ would be 1 and any
+    gradient would pass, while cancellation that persists nearby (1 − σ(t)) is measured at the moved points."""
     if phi64 is None:
         return U
     import mpmath
@@ -190,7 +192,7 @@ def relative_roundoff(phi64: Callable[[list[np.ndarray]], float] | None, phi_mp:
     rho = U
     # the moved points: a relative 2⁻⁶·U(−1, 1) per entry re-draws every rounding (a move of 2⁻²⁰ would leave
     # 1 + e^−31 on the same float); their exact values are computed, so the size of the move costs nothing
-    points = [list(xs)] + [_moved(xs, 2.0 ** -6, [gen.uniform(-1.0, 1.0, np.shape(x)) for x in xs]) for _ in range(2)]
+    points = [_moved(xs, 2.0 ** -6, [gen.uniform(-1.0, 1.0, np.shape(x)) for x in xs]) for _ in range(2)]
     for p in points:
         try:
             v64 = float(phi64(p))

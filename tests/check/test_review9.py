@@ -92,7 +92,10 @@ def test_a_zero_gradient_through_float64_differences_is_no_false_alarm() -> None
 def test_relu_entries_exactly_at_zero_stay_kinks() -> None:
     x = md.vector("x", 3)
     r = md.check(md.sum(md.relu(x)), x, grad=lambda x: (x > 0).astype(float), at={"x": [0.0, 0.0, 0.0]})
-    assert r and r.kinks == 3
+    # every entry is at a kink: reported as kinks, but nothing vouches for the gradient (any value would do there),
+    # so the report is inconclusive, not "correct" — a gradient of 100 at each entry must not pass either
+    assert not r and r.kinks == 3 and "every comparison of x lies at a kink" in str(r)
+    assert not md.check(md.sum(md.relu(x)), x, grad=lambda x: 100.0 + 0 * x, at={"x": [0.0, 0.0, 0.0]})
     assert not md.check(md.sum(md.relu(x)), x, grad=lambda x: (x > 0).astype(float), at={"x": [0.0, 0.0, 0.0]},
                         strict=True)
 
@@ -206,3 +209,32 @@ def test_reports_state_the_seed_and_the_sizes() -> None:
     assert not r and "reproduce: rng=7; sizes: X 4×4" in str(r)
     r = md.gradcheck(lambda x: (x ** 3).sum(), (np.ones((2, 3)),), grad=lambda x: 2 * x, rng=3)
     assert not r and "reproduce: rng=3; sizes: x 2×3" in str(r)
+
+
+def test_a_function_near_zero_does_not_widen_the_tolerance() -> None:
+    """φ(x) ≈ 0 at the point (a constraint on its surface; log det of a rotation): φ's float value there is all
+    rounding, which must not count as φ's relative round-off (it made any gradient pass)."""
+    x = md.vector("x", 4)
+    x0 = np.random.default_rng(0).standard_normal(4)
+    x0 /= np.linalg.norm(x0)
+    f = md.sum(x * x) - 1  # ∇ = 2x
+    assert md.check(f, x, grad=lambda v: 2 * v, at={"x": x0})
+    for wrong in (lambda v: 3 * v, lambda v: -v, lambda v: 20 * v):
+        assert not md.check(f, x, grad=wrong, at={"x": x0})
+    assert not md.gradcheck(lambda v: (v * v).sum() - 1, (x0,), grad=lambda v: 20 * v)
+    X = md.matrix("X", 4, 4)
+    q, _ = np.linalg.qr(np.random.default_rng(1).standard_normal((4, 4)))
+    if np.linalg.det(q) < 0:
+        q[:, 0] *= -1  # a rotation: log det = 0
+    assert md.check(md.logdet(X), X, at={"X": q}, grad=lambda A: np.linalg.inv(A).T)  # Cookbook (57)
+    assert not md.check(md.logdet(X), X, at={"X": q}, grad=lambda A: np.linalg.inv(A))  # the missing transpose
+
+
+def test_a_kink_off_the_axes_leaves_nothing_checked() -> None:
+    """|Σx| + Σx³ at Σx = 0: every entry touches the kink, so nothing is compared — inconclusive, never correct
+    (here the cubic part is 10× wrong)."""
+    x = md.vector("x", 4)
+    at = {"x": [0.3, -0.7, -0.3, 0.7]}
+    f = md.abs(md.sum(x)) + md.sum(x ** 3)
+    r = md.check(f, x, grad=lambda v: 10 * 3 * v ** 2, at=at, mode="entries")
+    assert not r and r.kinks == 4 and "every comparison of x lies at a kink" in str(r)
