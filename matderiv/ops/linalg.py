@@ -141,12 +141,12 @@ def det(a: object) -> Expr:
 
 
 def _logdet_vjp(g: Expr, out: Expr, i: int) -> Expr:
-    """∂ log det X/∂X = X^{−T} (C 57)."""
+    """∂ log det X/∂X = X^{−T} (C 57); the same for log |det X|, for either sign of det X."""
     return mul(g, transpose(inv(out.args[0])))
 
 
 def _logdet_jvp(tangents: Sequence[Expr | None], out: Expr) -> Expr | None:
-    """Log-determinant rule: d log det X = tr(X⁻¹ dX) (C 43)."""
+    """Log-determinant rule: d log det X = tr(X⁻¹ dX) (C 43); the same for log |det X|, either sign of det X."""
     (t,) = tangents
     return None if t is None else trace(matmul(inv(out.args[0]), t))
 
@@ -186,22 +186,11 @@ def log_of_det(e: Expr) -> Expr:
 
 
 # ---- logabsdet ------------------------------------------------------------------------------------------------------
-def _logabsdet_vjp(g: Expr, out: Expr, i: int) -> Expr:
-    """∂ log |det X|/∂X = X^{−T}, for either sign of det X (C 57)."""
-    return mul(g, transpose(inv(out.args[0])))
-
-
-def _logabsdet_jvp(tangents: Sequence[Expr | None], out: Expr) -> Expr | None:
-    """Log-determinant rule: d log |det X| = tr(X⁻¹ dX), for either sign of det X (C 43)."""
-    (t,) = tangents
-    return None if t is None else trace(matmul(inv(out.args[0]), t))
-
-
 def _logabsdet(v: Any) -> Any:
     return mpmath.matrix([[mpmath.log(abs(mpmath.det(v)))]])
 
 
-defop("logabsdet", scalar_of_square, vjp=_logabsdet_vjp, jvp=_logabsdet_jvp, arity=1, transpose="invariant", domain=INVERTIBLE,
+defop("logabsdet", scalar_of_square, vjp=_logdet_vjp, jvp=_logdet_jvp, arity=1, transpose="invariant", domain=INVERTIBLE,
       of_scalar=lambda s: apply("log", apply("abs", s)),
       text="logabsdet({0})", latex=r"\log\left|\det\left({0}\right)\right|", lang="logabsdet",
       sympy=lambda conv, e, a: sympy.log(sympy.Abs(sympy.Determinant(a) if conv.is_matrix(a) else a)),
